@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace OrleansBroker.Protocol;
 
 /// <summary>
@@ -9,7 +11,46 @@ public static class KafkaPartitioner
     /// <summary>Kafka's murmur2 (seed 0x9747b28c), as <c>org.apache.kafka.common.utils.Utils.murmur2</c>.</summary>
     /// <param name="data">The key bytes.</param>
     /// <returns>The 32-bit hash (may be negative).</returns>
-    public static int Murmur2(ReadOnlySpan<byte> data) => throw new NotImplementedException();
+    public static int Murmur2(ReadOnlySpan<byte> data)
+    {
+        const uint Seed = 0x9747b28c;
+        const uint M = 0x5bd1e995;
+        const int R = 24;
+
+        int length = data.Length;
+        uint h = Seed ^ (uint)length;
+        int blocks = length & ~3;
+        for (int i = 0; i < blocks; i += 4)
+        {
+            uint k = BinaryPrimitives.ReadUInt32LittleEndian(data[i..]);
+            k *= M;
+            k ^= k >> R;
+            k *= M;
+            h *= M;
+            h ^= k;
+        }
+
+        // Java's switch falls through: 3 takes in bytes 2, 1 and 0 of the tail, then multiplies once.
+        switch (length & 3)
+        {
+            case 3:
+                h ^= (uint)data[blocks + 2] << 16;
+                goto case 2;
+            case 2:
+                h ^= (uint)data[blocks + 1] << 8;
+                goto case 1;
+            case 1:
+                h ^= data[blocks];
+                h *= M;
+                break;
+        }
+
+        // uint shifts are logical, matching Java's >>>.
+        h ^= h >> 13;
+        h *= M;
+        h ^= h >> 15;
+        return (int)h;
+    }
 
     /// <summary>Kafka's <c>Utils.toPositive</c>: clears the sign bit.</summary>
     /// <param name="value">Any int.</param>

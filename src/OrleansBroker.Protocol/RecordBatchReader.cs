@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace OrleansBroker.Protocol;
 
 /// <summary>Decodes records from a buffer of back-to-back record batches, as a fetch returns them.</summary>
@@ -6,14 +8,127 @@ public static class RecordBatchReader
     /// <summary>
     /// Enumerates the batches in <paramref name="batches"/> (header and the bytes of each batch), stopping
     /// at a trailing partial batch, as Kafka consumers do with a fetch cut at the byte limit.
+    /// Checks only each batch's length; use <see cref="RecordBatch.Validate"/> or <see cref="ReadRecords"/> for the rest.
     /// </summary>
     /// <param name="batches">Zero or more whole batches, possibly followed by a partial one.</param>
     /// <returns>Each whole batch's header and its bytes (a slice of <paramref name="batches"/>).</returns>
-    public static IEnumerable<(RecordBatchHeader Header, ReadOnlyMemory<byte> Bytes)> ReadBatches(ReadOnlyMemory<byte> batches) => throw new NotImplementedException();
+    /// <exception cref="InvalidDataException">
+    /// While enumerating: a batch's <c>batchLength</c> is shorter than the v2 header, so the next batch cannot be found
+    /// (Kafka's consumer raises <c>CorruptRecordException</c> there).
+    /// </exception>
+    public static IEnumerable<(RecordBatchHeader Header, ReadOnlyMemory<byte> Bytes)> ReadBatches(ReadOnlyMemory<byte> batches)
+    {
+        int position = 0;
+        while (RecordBatchHeader.TryRead(batches.Span[position..], out RecordBatchHeader header))
+        {
+            if (header.BatchLength < RecordBatchHeader.Size - RecordBatchHeader.LogOverhead)
+            {
+                throw new InvalidDataException(
+                    $"Record batch at byte {position} declares batchLength {header.BatchLength}; a v2 batch needs at least {RecordBatchHeader.Size - RecordBatchHeader.LogOverhead}.");
+            }
+
+            long total = (long)header.BatchLength + RecordBatchHeader.LogOverhead;
+            if (total > batches.Length - position)
+            {
+                yield break;
+            }
+
+            yield return (header, batches.Slice(position, (int)total));
+            position += (int)total;
+        }
+    }
 
     /// <summary>Decodes every record of one uncompressed batch.</summary>
-    /// <param name="batch">Exactly one batch.</param>
-    /// <returns>The records with absolute offsets and timestamps; key, value and header bytes are slices of <paramref name="batch"/>.</returns>
-    /// <exception cref="InvalidDataException">The batch is compressed or its records section is malformed.</exception>
-    public static IReadOnlyList<Record> ReadRecords(ReadOnlyMemory<byte> batch) => throw new NotImplementedException();
+    /// <param name="batch">Exactly one batch (<c>batchLength + 12</c> bytes).</param>
+    /// <returns>
+    /// The records with absolute offsets (base offset + offset delta) and timestamps (base timestamp + delta, or the
+    /// batch's max timestamp under LogAppendTime); key, value and header bytes are slices of <paramref name="batch"/>,
+    /// header values are copies. The CRC is not checked here: see <see cref="RecordBatch.Validate"/>.
+    /// </returns>
+    /// <exception cref="InvalidDataException">
+    /// The batch is compressed, its magic is not 2, its length disagrees with <c>batchLength</c>, or its records
+    /// section does not decode to exactly <c>recordCount</c> records.
+    /// </exception>
+    public static IReadOnlyList<Record> ReadRecords(ReadOnlyMemory<byte> batch)
+    {
+        ReadOnlySpan<byte> span = batch.Span;
+        if (!RecordBatchHeader.TryRead(span, out RecordBatchHeader header))
+        {
+            throw new InvalidDataException($"A record batch needs at least {RecordBatchHeader.Size} bytes; got {span.Length}.");
+        }
+
+        if (header.Magic != RecordBatchHeader.CurrentMagic)
+        {
+            throw new InvalidDataException($"Record batch magic {header.Magic} is not supported; only {RecordBatchHeader.CurrentMagic} is.");
+        }
+
+        if ((long)header.BatchLength + RecordBatchHeader.LogOverhead != span.Length)
+        {
+            throw new InvalidDataException($"Record batch declares batchLength {header.BatchLength} ({(long)header.BatchLength + RecordBatchHeader.LogOverhead} bytes in all) but {span.Length} bytes were given.");
+        }
+
+        if (header.Compression != CompressionType.None)
+        {
+            throw new InvalidDataException($"Record batch is compressed with {header.Compression}; only uncompressed batches can be read.");
+        }
+
+        if (header.RecordCount < 0)
+        {
+            throw new InvalidDataException($"Record batch declares a negative record count ({header.RecordCount}).");
+        }
+
+        ReadOnlyMemory<byte> recordsMemory = batch[RecordBatchHeader.Size..];
+        ReadOnlySpan<byte> records = recordsMemory.Span;
+        var result = new List<Record>(Math.Min(header.RecordCount, records.Length / (RecordCodec.MinRecordBodyBytes + 1)));
+        int position = 0;
+        for (int i = 0; i < header.RecordCount; i++)
+        {
+            if (!RecordCodec.TryReadRecord(records, ref position, out RecordLayout layout))
+            {
+                throw new InvalidDataException($"Record {i} of {header.RecordCount} in the batch at offset {header.BaseOffset} is malformed or truncated.");
+            }
+
+            result.Add(new Record(
+                header.BaseOffset + layout.OffsetDelta,
+                header.IsLogAppendTime ? header.MaxTimestamp : header.BaseTimestamp + layout.TimestampDelta,
+                Slice(recordsMemory, layout.KeyOffset, layout.KeyLength),
+                Slice(recordsMemory, layout.ValueOffset, layout.ValueLength),
+                ReadHeaders(records, layout)));
+        }
+
+        if (position != records.Length)
+        {
+            throw new InvalidDataException($"The batch at offset {header.BaseOffset} has {records.Length - position} bytes after its {header.RecordCount} records.");
+        }
+
+        return result;
+    }
+
+    // Not "length < 0 ? null : …": null would convert through byte[] to an empty ReadOnlyMemory, losing null.
+    private static ReadOnlyMemory<byte>? Slice(ReadOnlyMemory<byte> records, int offset, int length) =>
+        length < 0 ? default(ReadOnlyMemory<byte>?) : records.Slice(offset, length);
+
+    private static RecordHeader[] ReadHeaders(ReadOnlySpan<byte> records, RecordLayout layout)
+    {
+        if (layout.HeaderCount == 0)
+        {
+            return [];
+        }
+
+        var headers = new RecordHeader[layout.HeaderCount];
+        int position = layout.HeadersOffset;
+        for (int i = 0; i < headers.Length; i++)
+        {
+            if (!RecordCodec.TryReadHeader(records, ref position, out int keyOffset, out int keyLength, out int valueOffset, out int valueLength))
+            {
+                throw new InvalidDataException($"Header {i} of a record is malformed.");
+            }
+
+            string key = Encoding.UTF8.GetString(records.Slice(keyOffset, keyLength));
+            byte[]? value = valueLength < 0 ? null : records.Slice(valueOffset, valueLength).ToArray();
+            headers[i] = new RecordHeader(key, value);
+        }
+
+        return headers;
+    }
 }
