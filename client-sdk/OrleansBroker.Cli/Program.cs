@@ -1,1 +1,26 @@
-return 0;
+using System.CommandLine;
+using OrleansBroker.Cli;
+
+var root = new RootCommand("obroker: topics, produce and consume for OrleansBroker.")
+{
+    Common.Gateway,
+    Common.ConnectTimeoutMs,
+    Common.ClusterId,
+};
+root.Subcommands.Add(TopicsCommand.Build());
+root.Subcommands.Add(ProduceCommand.Build());
+root.Subcommands.Add(ConsumeCommand.Build());
+
+ParseResult parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (System.CommandLine.Parsing.ParseError error in parse.Errors)
+    {
+        await Common.Error(error.Message);
+    }
+
+    await Console.Error.WriteLineAsync("Run 'obroker --help' for usage.");
+    return ExitCodes.UsageError;
+}
+
+return await parse.InvokeAsync();

@@ -1,0 +1,131 @@
+using System.CommandLine;
+using OrleansBroker.Client;
+
+namespace OrleansBroker.Cli;
+
+/// <summary>Exit codes of <c>obroker</c>.</summary>
+internal static class ExitCodes
+{
+    /// <summary>Success.</summary>
+    public const int Ok = 0;
+
+    /// <summary>The broker refused or failed a request, or could not be reached, or a record was not delivered.</summary>
+    public const int BrokerError = 1;
+
+    /// <summary>The command line is wrong.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Interrupted (Ctrl+C) before the work was done.</summary>
+    public const int Interrupted = 130;
+}
+
+/// <summary>Options every verb takes, and the shared error handling.</summary>
+internal static class Common
+{
+    public static readonly Option<string[]> Gateway = new("--gateway")
+    {
+        Description = "Broker gateway as host:port; repeat for several gateways.",
+        DefaultValueFactory = _ => [BrokerClientOptions.DefaultGateway],
+        Recursive = true,
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static readonly Option<int> ConnectTimeoutMs = new("--connect-timeout-ms")
+    {
+        Description = "How long to keep trying to reach a gateway, in ms.",
+        DefaultValueFactory = _ => 30_000,
+        Recursive = true,
+    };
+
+    public static readonly Option<string> ClusterId = new("--cluster-id")
+    {
+        Description = "Orleans ClusterId and ServiceId of the broker.",
+        DefaultValueFactory = _ => BrokerClientOptions.DefaultClusterId,
+        Recursive = true,
+    };
+
+    static Common()
+    {
+        ConnectTimeoutMs.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--connect-timeout-ms must be at least 1.");
+            }
+        });
+    }
+
+    /// <summary>Connects with the gateways and timeout given on the command line.</summary>
+    public static Task<BrokerClient> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        string cluster = parse.GetValue(ClusterId)!;
+        var options = new BrokerClientOptions
+        {
+            Gateways = parse.GetValue(Gateway)!,
+            StartupTimeout = TimeSpan.FromMilliseconds(parse.GetValue(ConnectTimeoutMs)),
+            ClusterId = cluster,
+            ServiceId = cluster,
+        };
+        return BrokerClient.ConnectAsync(options, cancellationToken);
+    }
+
+    /// <summary>Runs a verb: one-line errors on stderr, exit 1 for broker errors, 2 for usage errors, 130 when interrupted.</summary>
+    public static async Task<int> RunAsync(Func<CancellationToken, Task<int>> action, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await action(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("obroker: interrupted").ConfigureAwait(false);
+            return ExitCodes.Interrupted;
+        }
+        catch (UsageException ex)
+        {
+            await Error(ex.Message).ConfigureAwait(false);
+            return ExitCodes.UsageError;
+        }
+        catch (ArgumentException ex)
+        {
+            await Error(ex.Message).ConfigureAwait(false);
+            return ExitCodes.UsageError;
+        }
+        catch (BrokerException ex)
+        {
+            await Error(ex is BrokerConnectionException ? ex.Message : $"{ex.Message} ({ex.ErrorCode})").ConfigureAwait(false);
+            return ExitCodes.BrokerError;
+        }
+        catch (IOException ex)
+        {
+            await Error(ex.Message).ConfigureAwait(false);
+            return ExitCodes.BrokerError;
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            await Error(ex.Message).ConfigureAwait(false);
+            return ExitCodes.BrokerError;
+        }
+    }
+
+    /// <summary>Writes "obroker: error: message" on one line of stderr.</summary>
+    public static Task Error(string message) =>
+        Console.Error.WriteLineAsync("obroker: error: " + message.ReplaceLineEndings(" "));
+
+    /// <summary>Adds a validator that requires a value of at least <paramref name="min"/>.</summary>
+    public static void AtLeast<T>(Option<T> option, long min)
+    {
+        option.Validators.Add(r =>
+        {
+            object? value = r.GetValueOrDefault<T>();
+            if (value is not null && Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) < min)
+            {
+                r.AddError($"{option.Name} must be at least {min}.");
+            }
+        });
+    }
+}
+
+/// <summary>A command-line mistake found after parsing (exit code 2).</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,123 @@
+using OrleansBroker.Client.Internal;
+using OrleansBroker.Protocol;
+
+namespace OrleansBroker.Client;
+
+/// <summary>Creates, lists and describes topics (Kafka's <c>Admin</c> client for topics).</summary>
+public sealed class AdminClient
+{
+    private readonly IBrokerTransport _transport;
+    private readonly TimeSpan _requestTimeout;
+    private readonly TimeProvider _time;
+
+    internal AdminClient(IBrokerTransport transport, TimeSpan requestTimeout, TimeProvider? time = null)
+    {
+        _transport = transport;
+        _requestTimeout = requestTimeout;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Creates a topic.</summary>
+    /// <param name="name">Topic name: 1 to 249 characters of <c>[a-zA-Z0-9._-]</c>, not "." or "..".</param>
+    /// <param name="partitionCount">Partitions, 1 to 10,000.</param>
+    /// <param name="settings">Topic settings (<c>max.message.bytes</c>, <c>segment.bytes</c>, flush policy), or <c>null</c> for the broker's defaults.</param>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
+    /// <returns>The created topic.</returns>
+    /// <exception cref="AdminException"><see cref="ErrorCode.InvalidTopic"/>, <see cref="ErrorCode.TopicAlreadyExists"/>, <see cref="ErrorCode.InvalidPartitions"/>,
+    /// <see cref="ErrorCode.InvalidConfig"/>; <see cref="ErrorCode.RequestTimedOut"/> when the broker did not answer (the topic may or may not exist then).</exception>
+    public async Task<TopicDescription> CreateTopicAsync(string name, int partitionCount, TopicSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        if (!TopicName.IsValid(name, out string? reason))
+        {
+            throw new AdminException(ErrorCode.InvalidTopic, reason!, null, name);
+        }
+
+        if (partitionCount < 1)
+        {
+            throw new AdminException(ErrorCode.InvalidPartitions, $"Partition count must be at least 1 (was {partitionCount}).", null, name);
+        }
+
+        TopicResult result = await CallAsync(() => _transport.CreateTopicAsync(name, partitionCount, settings), idempotent: false, $"Creating topic '{name}'", name, cancellationToken).ConfigureAwait(false);
+        return Unwrap(result, name);
+    }
+
+    /// <summary>Describes a topic.</summary>
+    /// <param name="name">Topic name.</param>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
+    /// <returns>The topic: name, partition count, settings.</returns>
+    /// <exception cref="AdminException"><see cref="ErrorCode.UnknownTopicOrPartition"/>, <see cref="ErrorCode.InvalidTopic"/>, or <see cref="ErrorCode.RequestTimedOut"/>.</exception>
+    public async Task<TopicDescription> DescribeTopicAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (!TopicName.IsValid(name, out string? reason))
+        {
+            throw new AdminException(ErrorCode.InvalidTopic, reason!, null, name);
+        }
+
+        TopicResult result = await CallAsync(() => _transport.DescribeTopicAsync(name), idempotent: true, $"Describing topic '{name}'", name, cancellationToken).ConfigureAwait(false);
+        return Unwrap(result, name);
+    }
+
+    /// <summary>Lists every topic, ordered by name.</summary>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
+    /// <returns>The topics.</returns>
+    /// <exception cref="AdminException"><see cref="ErrorCode.RequestTimedOut"/> when the broker did not answer.</exception>
+    public Task<IReadOnlyList<TopicDescription>> ListTopicsAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(_transport.ListTopicsAsync, idempotent: true, "Listing topics", null, cancellationToken);
+
+    /// <summary>Reads a partition's log start offset and high watermark (Kafka's <c>ListOffsets</c>).</summary>
+    /// <param name="partition">The partition.</param>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
+    /// <returns>The offsets.</returns>
+    /// <exception cref="AdminException"><see cref="ErrorCode.UnknownTopicOrPartition"/> or <see cref="ErrorCode.RequestTimedOut"/>.</exception>
+    public async Task<WatermarkOffsets> ListOffsetsAsync(TopicPartition partition, CancellationToken cancellationToken = default)
+    {
+        PartitionOffsets offsets = await CallAsync(() => _transport.ListOffsetsAsync(partition.Topic, partition.Partition), idempotent: true, $"Listing the offsets of {partition}", partition.Topic, cancellationToken).ConfigureAwait(false);
+        if (offsets.Error != ErrorCode.None)
+        {
+            throw new AdminException(offsets.Error, $"Listing the offsets of {partition} failed: {offsets.Error}.", null, partition.Topic);
+        }
+
+        return new WatermarkOffsets(offsets.LogStartOffset, offsets.HighWatermark);
+    }
+
+    private static TopicDescription Unwrap(TopicResult result, string name)
+    {
+        if (result.Error != ErrorCode.None || result.Topic is null)
+        {
+            ErrorCode code = result.Error == ErrorCode.None ? ErrorCode.UnknownTopicOrPartition : result.Error;
+            string message = result.Message ?? (code == ErrorCode.UnknownTopicOrPartition ? $"Topic '{name}' does not exist." : $"The broker refused the request for topic '{name}': {code}.");
+            throw new AdminException(code, message, null, name);
+        }
+
+        return result.Topic;
+    }
+
+    /// <summary>
+    /// One call with a per-call deadline. Failures that never reached the grain are retried until the request timeout;
+    /// failures of unknown outcome are retried only for idempotent calls.
+    /// </summary>
+    private async Task<T> CallAsync<T>(Func<Task<T>> call, bool idempotent, string what, string? topic, CancellationToken cancellationToken)
+    {
+        DateTimeOffset deadline = _time.GetUtcNow() + _requestTimeout;
+        for (int attempt = 1; ; attempt++)
+        {
+            TimeSpan remaining = deadline - _time.GetUtcNow();
+            try
+            {
+                return await CallFaults.WithDeadline(call(), remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1), _time, _transport, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && CallFaults.Classify(ex) != CallFault.Fatal)
+            {
+                CallFault fault = CallFaults.Classify(ex);
+                bool retry = (fault == CallFault.NotExecuted || idempotent) && _time.GetUtcNow() < deadline;
+                if (!retry)
+                {
+                    string outcome = fault == CallFault.OutcomeUnknown && !idempotent ? " (it may have been applied)" : "";
+                    throw new AdminException(ErrorCode.RequestTimedOut, $"{what} failed{outcome}: {ex.Message}", ex, topic);
+                }
+
+                await Task.Delay(CallFaults.Backoff(attempt, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,1527 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OrleansBroker.Client.Internal;
+using OrleansBroker.Protocol;
+
+namespace OrleansBroker.Client;
+
+/// <summary>
+/// Kafka-style producer: accumulates records per partition into record batches (Kafka v2 bytes), sends up to
+/// <see cref="ProducerOptions.MaxInFlightPerPartition"/> batches per partition to the partition grains, and retries
+/// transient failures with the same producer id, epoch and sequence, so the broker writes each batch once (KIP-98).
+/// Thread-safe.
+/// </summary>
+/// <remarks>
+/// <para><b>Batching.</b> A partition's open batch is closed when it reaches <see cref="ProducerOptions.BatchSize"/>
+/// (capped at the topic's <c>max.message.bytes</c>), when it is <see cref="ProducerOptions.LingerMs"/> old and the partition
+/// can send, or on <see cref="FlushAsync"/>. A closed batch is sealed (header, producer id, epoch, base sequence, CRC)
+/// when it is drained into the in-flight window, as Kafka's accumulator does at drain time; its sequence then never
+/// changes on retry. Callbacks of one partition run in offset order, on one dispatcher task.</para>
+/// <para><b>Retries.</b> A send that fails without reaching the grain (connection failed, gateway too busy, no compatible
+/// silo), a send without a reply within <see cref="ProducerOptions.RequestTimeout"/> or cut by a lost connection (outcome
+/// unknown), and a retriable broker error are all retried with the same bytes after an exponential backoff
+/// (<see cref="ProducerOptions.RetryBackoff"/> to <see cref="ProducerOptions.RetryBackoffMax"/>) until
+/// <see cref="ProducerOptions.DeliveryTimeout"/> has passed since the batch's first record was added. While a partition has a
+/// batch to retry, it sends nothing new and resends its unacknowledged batches one at a time, oldest first, so order is
+/// kept. A duplicate acknowledgement is a success carrying the original offset. A batch is never resent once a batch
+/// 5 positions newer could have been written, so every resend is inside the broker's 5-batch dedup window.</para>
+/// <para><b>Out of order and epoch bump (KIP-360).</b> <see cref="ErrorCode.OutOfOrderSequenceNumber"/> on a batch whose send
+/// started while an older batch of the partition was still unfinished means "wait for the older ones": it is resent after
+/// them. On a batch whose send started when every older batch of the partition was finished (a real gap: an older batch
+/// failed for good), the producer bumps its epoch: (1) no partition sends a batch that was never sent; partitions other
+/// than the gapped ones keep retrying their sent batches in the old epoch until each is acknowledged or fails;
+/// (2) when no call is outstanding, the registry bumps the epoch (<c>InitProducerId(pid, epoch)</c>); (3) every partition's
+/// sequence restarts at 0 in the new epoch (SCENARIOS S6); on a gapped partition, a batch whose every send was answered
+/// with a definite rejection is re-stamped (new epoch, new sequence) and sent again, while a batch with a send of unknown
+/// outcome fails with <see cref="ProduceException.PossiblyPersisted"/> set, never re-sent in the new epoch, so no record is
+/// written twice. <see cref="ErrorCode.InvalidProducerEpoch"/> means another incarnation fenced this one: every pending
+/// record fails with <see cref="ProducerFencedException"/> and the producer refuses new records.</para>
+/// </remarks>
+public sealed partial class Producer : IAsyncDisposable
+{
+    private const int MaxPooledBuilders = 8;
+
+    private readonly IBrokerTransport _transport;
+    private readonly ProducerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Random _random;
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
+    private readonly BufferPool _buffer;
+    private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _dispatcher;
+    private readonly bool _idempotent;
+
+    private long _producerId = RecordBatchHeader.NoProducerId;
+    private short _producerEpoch = RecordBatchHeader.NoProducerEpoch;
+    private PidState _pidState;
+    private bool _bumpPending;
+    private bool _bumpInProgress;
+    private ProduceException? _fatal;
+    private bool _disposed;
+    private bool _closed;
+    private long _pendingRecords;
+    private int _flushers;
+    private TaskCompletionSource? _idle;
+
+    internal Producer(IBrokerTransport transport, ProducerOptions? options, ILoggerFactory? loggerFactory = null, Random? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        options ??= ProducerOptions.Default;
+        options.Validate();
+        _transport = transport;
+        _options = options;
+        _time = options.TimeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Producer>();
+        _random = random ?? Random.Shared;
+        _idempotent = options.EnableIdempotence;
+        _pidState = _idempotent ? PidState.None : PidState.Ready;
+        _buffer = new BufferPool(options.BufferMemory);
+        _dispatcher = Task.Run(DispatchAsync);
+    }
+
+    private enum PidState
+    {
+        None,
+        Initializing,
+        Ready,
+    }
+
+    private enum BatchState
+    {
+        /// <summary>Open or closed, never sent in the current epoch.</summary>
+        Unsent,
+
+        /// <summary>A send is outstanding.</summary>
+        InFlight,
+
+        /// <summary>A send failed retriably; waits for its backoff and for older batches.</summary>
+        AwaitingResend,
+
+        /// <summary>Rejected as out of order with no older batch unfinished: waits for the epoch bump.</summary>
+        AwaitingBump,
+
+        /// <summary>Acknowledged; waits for older batches to retire so callbacks run in order.</summary>
+        Acked,
+
+        /// <summary>Failed for good; waits for older batches to retire.</summary>
+        Failed,
+
+        /// <summary>Reported.</summary>
+        Completed,
+    }
+
+    /// <summary>The current producer id (PID); -1 before it is obtained or without idempotence.</summary>
+    public long ProducerId
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _producerId;
+            }
+        }
+    }
+
+    /// <summary>The current producer epoch; -1 before the producer id is obtained or without idempotence.</summary>
+    public short ProducerEpoch
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _producerEpoch;
+            }
+        }
+    }
+
+    /// <summary>Records accepted and not yet reported (acknowledged or failed).</summary>
+    public long PendingCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _pendingRecords;
+            }
+        }
+    }
+
+    /// <summary>The options in use.</summary>
+    public ProducerOptions Options => _options;
+
+    /// <summary>
+    /// Sends one record to a partition chosen by the partitioner and waits for its acknowledgement (Kafka's <c>send().get()</c>).
+    /// </summary>
+    /// <param name="topic">Topic name.</param>
+    /// <param name="message">The record.</param>
+    /// <param name="cancellationToken">Stops waiting (for buffer space or the acknowledgement); a record already accepted is still delivered.</param>
+    /// <returns>The acknowledgement: partition, offset, timestamp, and whether it was a duplicate.</returns>
+    /// <exception cref="ProduceException">The record was not delivered (<see cref="DeliveryTimeoutException"/>, <see cref="ErrorCode.MessageTooLarge"/>,
+    /// <see cref="ErrorCode.UnknownTopicOrPartition"/>, <see cref="ErrorCode.InvalidTopic"/>, ...).</exception>
+    /// <exception cref="ProducerFencedException">The producer was fenced.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
+    public Task<DeliveryResult> ProduceAsync(string topic, Message message, CancellationToken cancellationToken = default) =>
+        ProduceCoreAsync(topic, null, message, cancellationToken);
+
+    /// <summary>Sends one record to a given partition and waits for its acknowledgement.</summary>
+    /// <param name="topicPartition">Topic and partition.</param>
+    /// <param name="message">The record.</param>
+    /// <param name="cancellationToken">Stops waiting; a record already accepted is still delivered.</param>
+    /// <returns>The acknowledgement.</returns>
+    /// <exception cref="ProduceException">The record was not delivered (also <see cref="ErrorCode.UnknownTopicOrPartition"/> for a partition out of range).</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
+    public Task<DeliveryResult> ProduceAsync(TopicPartition topicPartition, Message message, CancellationToken cancellationToken = default) =>
+        ProduceCoreAsync(topicPartition.Topic, topicPartition.Partition, message, cancellationToken);
+
+    /// <summary>
+    /// Hands one record to the producer and returns at once (Kafka's <c>send</c> with a callback). Blocks only while the
+    /// producer holds <see cref="ProducerOptions.BufferMemory"/> bytes, for at most <see cref="ProducerOptions.MaxBlock"/>.
+    /// </summary>
+    /// <param name="topic">Topic name.</param>
+    /// <param name="message">The record.</param>
+    /// <param name="deliveryHandler">Called once with the outcome, on the producer's dispatcher task, in offset order per partition. Must not block for long.</param>
+    /// <exception cref="ProduceException">The record was refused before it was accepted: invalid topic name, or no buffer space within <see cref="ProducerOptions.MaxBlock"/>.</exception>
+    /// <exception cref="ProducerFencedException">The producer was fenced.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
+    public void Produce(string topic, Message message, Action<DeliveryReport>? deliveryHandler = null) =>
+        ProduceCore(topic, null, message, deliveryHandler);
+
+    /// <summary>Hands one record for a given partition to the producer and returns at once.</summary>
+    /// <param name="topicPartition">Topic and partition.</param>
+    /// <param name="message">The record.</param>
+    /// <param name="deliveryHandler">Called once with the outcome.</param>
+    /// <exception cref="ProduceException">The record was refused before it was accepted.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
+    public void Produce(TopicPartition topicPartition, Message message, Action<DeliveryReport>? deliveryHandler = null) =>
+        ProduceCore(topicPartition.Topic, topicPartition.Partition, message, deliveryHandler);
+
+    /// <summary>
+    /// Sends every open batch now (ignoring <see cref="ProducerOptions.LingerMs"/>) and waits until every record accepted
+    /// before and during the call is reported (acknowledged or failed) and its handler has run (Kafka's <c>flush</c>).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting; the records are still delivered.</param>
+    /// <returns>A task that completes when nothing is pending.</returns>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        Task wait;
+        var fx = new Effects();
+        lock (_sync)
+        {
+            if (_pendingRecords == 0)
+            {
+                return;
+            }
+
+            _flushers++;
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            wait = _idle.Task;
+            PumpAllLocked(fx);
+        }
+
+        Run(fx);
+        try
+        {
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_sync)
+            {
+                _flushers--;
+            }
+        }
+    }
+
+    /// <summary>Flushes (waiting up to the delivery timeout of the last records), then stops the producer's timers and dispatcher.</summary>
+    /// <returns>A task that completes when the producer is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        try
+        {
+            await FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_sync)
+            {
+                _closed = true;
+                foreach (TopicState t in _topics.Values)
+                {
+                    foreach (PartitionState p in t.Partitions)
+                    {
+                        p.Timer?.Dispose();
+                        p.Timer = null;
+                    }
+                }
+            }
+
+            _buffer.Close(new ObjectDisposedException(nameof(Producer)));
+            _completions.Writer.TryComplete();
+            await _dispatcher.ConfigureAwait(false);
+        }
+    }
+
+    private async Task<DeliveryResult> ProduceCoreAsync(string topic, int? partition, Message message, CancellationToken cancellationToken)
+    {
+        int size = Validate(topic, partition, message);
+        if (!_buffer.TryReserve(size))
+        {
+            try
+            {
+                await _buffer.ReserveAsync(size, _options.MaxBlock, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                throw BufferTimeout(topic, message, ex);
+            }
+        }
+
+        var tcs = new TaskCompletionSource<DeliveryResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(topic, partition, message, size, null, tcs);
+        return await tcs.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void ProduceCore(string topic, int? partition, Message message, Action<DeliveryReport>? handler)
+    {
+        int size = Validate(topic, partition, message);
+        if (!_buffer.TryReserve(size))
+        {
+            try
+            {
+                _buffer.ReserveAsync(size, _options.MaxBlock, _time, CancellationToken.None).GetAwaiter().GetResult();
+            }
+            catch (TimeoutException ex)
+            {
+                throw BufferTimeout(topic, message, ex);
+            }
+        }
+
+        Enqueue(topic, partition, message, size, handler, null);
+    }
+
+    private ProduceException BufferTimeout(string topic, Message message, Exception ex) =>
+        new(ErrorCode.RequestTimedOut, $"No buffer space for a record to '{topic}' within MaxBlock ({_options.MaxBlock.TotalMilliseconds} ms): {_buffer.Used} bytes are pending (BufferMemory {_options.BufferMemory}).", ex, null, message);
+
+    private int Validate(string topic, int? partition, Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!TopicName.IsValid(topic, out string? reason))
+        {
+            throw new ProduceException(ErrorCode.InvalidTopic, reason!, null, null, message);
+        }
+
+        if (partition is < 0)
+        {
+            throw new ProduceException(ErrorCode.UnknownTopicOrPartition, $"Partition {partition} of '{topic}' does not exist.", null, new TopicPartition(topic, partition.Value), message);
+        }
+
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_fatal is not null)
+            {
+                throw _fatal.ForRecord(null, message);
+            }
+        }
+
+        long size = 64L + (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
+        if (message.Headers is { } headers)
+        {
+            foreach (RecordHeader h in headers)
+            {
+                size += 8 + (h.Key.Length * 3) + (h.Value?.Length ?? 0);
+            }
+        }
+
+        return (int)Math.Min(size, int.MaxValue);
+    }
+
+    private void Enqueue(string topic, int? partition, Message message, int size, Action<DeliveryReport>? handler, TaskCompletionSource<DeliveryResult>? tcs)
+    {
+        long timestamp = (message.Timestamp ?? _time.GetUtcNow()).ToUnixTimeMilliseconds();
+        var entry = new RecordEntry(message, timestamp, size, partition, handler, tcs);
+        var fx = new Effects();
+        lock (_sync)
+        {
+            _pendingRecords++;
+            if (_fatal is not null)
+            {
+                FailRecordLocked(entry, topic, partition ?? -1, _fatal);
+            }
+            else
+            {
+                if (!_topics.TryGetValue(topic, out TopicState? t))
+                {
+                    t = new TopicState(topic);
+                    _topics.Add(topic, t);
+                    fx.AddLoad(t);
+                }
+
+                if (t.Partitions.Length == 0)
+                {
+                    t.Pending.Add(entry);
+                }
+                else
+                {
+                    RouteLocked(t, entry, fx);
+                }
+            }
+        }
+
+        Run(fx);
+    }
+
+    // ---------------------------------------------------------------- routing and accumulation
+
+    private void RouteLocked(TopicState t, RecordEntry entry, Effects fx)
+    {
+        int count = t.Partitions.Length;
+        Message m = entry.Message;
+        int partition;
+        if (entry.ExplicitPartition is int explicitPartition)
+        {
+            partition = explicitPartition;
+        }
+        else if (_options.Partitioner is { } custom)
+        {
+            try
+            {
+                partition = custom(t.Name, count, m.Key, m.Key is null);
+            }
+#pragma warning disable CA1031 // A throwing user partitioner fails this record only.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                FailRecordLocked(entry, t.Name, -1, new ProduceException(ErrorCode.UnknownServerError, $"The custom partitioner threw: {ex.Message}", ex));
+                return;
+            }
+        }
+        else if (m.Key is not null)
+        {
+            partition = KafkaPartitioner.Partition(m.Key, count);
+        }
+        else
+        {
+            RouteStickyLocked(t, entry, fx);
+            return;
+        }
+
+        if (partition < 0 || partition >= count)
+        {
+            FailRecordLocked(entry, t.Name, partition, new ProduceException(ErrorCode.UnknownTopicOrPartition, $"Partition {partition} of '{t.Name}' does not exist: the topic has {count} partitions."));
+            return;
+        }
+
+        AppendLocked(t.Partitions[partition], entry, fx);
+    }
+
+    /// <summary>KIP-480: keyless records stick to one partition until its batch is closed, then move to another one.</summary>
+    private void RouteStickyLocked(TopicState t, RecordEntry entry, Effects fx)
+    {
+        PartitionState? sticky = t.StickyPartition >= 0 ? t.Partitions[t.StickyPartition] : null;
+        if (sticky is not null && sticky.Open is { } open && ReferenceEquals(open, t.StickyBatch))
+        {
+            if (TryAppend(open, entry))
+            {
+                AfterAppendLocked(sticky, created: false, fx);
+                return;
+            }
+
+            // The sticky batch is full: close it and move on (the record opens a batch on the next partition).
+            CloseOpenLocked(sticky);
+            PumpLocked(sticky, fx);
+        }
+
+        int next = NextStickyPartition(t.Partitions.Length, t.StickyPartition);
+        PartitionState p = t.Partitions[next];
+        AppendLocked(p, entry, fx);
+        t.StickyPartition = next;
+        t.StickyBatch = p.Open;
+    }
+
+    private int NextStickyPartition(int count, int previous)
+    {
+        if (count == 1)
+        {
+            return 0;
+        }
+
+        if (previous < 0)
+        {
+            return _random.Next(count);
+        }
+
+        int next = _random.Next(count - 1);
+        return next >= previous ? next + 1 : next;
+    }
+
+    private void AppendLocked(PartitionState p, RecordEntry entry, Effects fx)
+    {
+        bool created = false;
+        if (p.Open is null)
+        {
+            p.Open = NewBatch(p);
+            created = true;
+        }
+
+        if (!TryAppend(p.Open, entry))
+        {
+            CloseOpenLocked(p);
+            p.Open = NewBatch(p);
+            created = true;
+            if (!TryAppend(p.Open, entry))
+            {
+                throw new InvalidOperationException("An empty record batch refused a record.");
+            }
+        }
+
+        AfterAppendLocked(p, created, fx);
+    }
+
+    private void AfterAppendLocked(PartitionState p, bool created, Effects fx)
+    {
+        bool closed = false;
+        if (p.Open is { } open && open.Builder!.SizeInBytes >= p.Topic.MaxBatchBytes)
+        {
+            CloseOpenLocked(p);
+            closed = true;
+        }
+
+        if (created || closed)
+        {
+            PumpLocked(p, fx);
+        }
+    }
+
+    private static bool TryAppend(ProducerBatch batch, RecordEntry entry)
+    {
+        Message m = entry.Message;
+        if (!batch.Builder!.TryAppend(entry.Timestamp, m.Key, m.Key is null, m.Value, m.Value is null, m.Headers))
+        {
+            return false;
+        }
+
+        batch.Records.Add(entry);
+        batch.ReservedBytes += entry.Size;
+        return true;
+    }
+
+    private ProducerBatch NewBatch(PartitionState p)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        RecordBatchBuilder builder = p.Topic.BuilderPool.Count > 0 ? p.Topic.BuilderPool.Pop() : new RecordBatchBuilder(p.Topic.MaxBatchBytes);
+        return new ProducerBatch(p, builder, now, now + TimeSpan.FromMilliseconds(_options.LingerMs), now + _options.DeliveryTimeout);
+    }
+
+    private void CloseOpenLocked(PartitionState p)
+    {
+        ProducerBatch? b = p.Open;
+        if (b is null)
+        {
+            return;
+        }
+
+        p.Open = null;
+        int size = b.Builder!.SizeInBytes;
+        if (size > p.Topic.MaxMessageBytes)
+        {
+            ReturnBuilder(p.Topic, b);
+            CompleteLocked(b, new ProduceException(ErrorCode.MessageTooLarge, $"A record needs a batch of {size} bytes, more than max.message.bytes ({p.Topic.MaxMessageBytes}) of '{p.Topic.Name}'.", null, p.TopicPartition));
+            return;
+        }
+
+        p.Ready.AddLast(b);
+    }
+
+    private static void ReturnBuilder(TopicState t, ProducerBatch b)
+    {
+        if (b.Builder is { } builder)
+        {
+            b.Builder = null;
+            if (t.BuilderPool.Count < MaxPooledBuilders)
+            {
+                builder.Reset();
+                t.BuilderPool.Push(builder);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the send pump
+
+    private void PumpAllLocked(Effects fx)
+    {
+        foreach (TopicState t in _topics.Values)
+        {
+            foreach (PartitionState p in t.Partitions)
+            {
+                PumpLocked(p, fx);
+            }
+        }
+    }
+
+    /// <summary>Expires, retires and sends what one partition can; re-arms its timer. Idempotent.</summary>
+    private void PumpLocked(PartitionState p, Effects fx)
+    {
+        if (_fatal is not null || _closed)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        ExpireLocked(p, now);
+        RetireLocked(p);
+
+        DateTimeOffset due = DateTimeOffset.MaxValue;
+        if (!p.Gapped)
+        {
+            ProducerBatch? resend = null;
+            bool anyInFlight = false;
+            foreach (ProducerBatch b in p.Window)
+            {
+                anyInFlight |= b.State == BatchState.InFlight;
+                if (resend is null && b.State == BatchState.AwaitingResend)
+                {
+                    resend = b;
+                }
+            }
+
+            if (resend is not null)
+            {
+                // Retry mode: one call at a time, oldest unacknowledged first, after every outstanding call returned.
+                if (!anyInFlight)
+                {
+                    if (now >= resend.RetryAt)
+                    {
+                        SendLocked(p, resend, fx);
+                    }
+                    else
+                    {
+                        due = resend.RetryAt;
+                    }
+                }
+            }
+            else if (!_bumpPending)
+            {
+                if (_pidState == PidState.Ready)
+                {
+                    while (p.Window.Count < _options.MaxInFlightPerPartition)
+                    {
+                        if (p.Ready.First is not { } node)
+                        {
+                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0))
+                            {
+                                CloseOpenLocked(p);
+                                continue;
+                            }
+
+                            break;
+                        }
+
+                        ProducerBatch next = node.Value;
+                        p.Ready.RemoveFirst();
+                        StampLocked(p, next);
+                        p.Window.Add(next);
+                        SendLocked(p, next, fx);
+                    }
+                }
+                else if (_pidState == PidState.None && (p.Open is not null || p.Ready.Count > 0))
+                {
+                    _pidState = PidState.Initializing;
+                    fx.StartInit = true;
+                }
+            }
+        }
+
+        // Wake-ups: the open batch's linger, and the earliest delivery deadline of a batch that is not in flight.
+        if (p.Open is { } o)
+        {
+            if (o.LingerDue > now)
+            {
+                due = Min(due, o.LingerDue);
+            }
+
+            due = Min(due, o.Deadline);
+        }
+
+        if (p.Ready.First is { } head)
+        {
+            due = Min(due, head.Value.Deadline);
+        }
+
+        foreach (ProducerBatch b in p.Window)
+        {
+            if (b.State is BatchState.AwaitingResend or BatchState.AwaitingBump)
+            {
+                due = Min(due, b.Deadline);
+            }
+        }
+
+        ArmTimerLocked(p, due, now);
+        if (_bumpPending)
+        {
+            CheckBumpLocked(fx);
+        }
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private void ArmTimerLocked(PartitionState p, DateTimeOffset due, DateTimeOffset now)
+    {
+        if (due == p.TimerDue)
+        {
+            return;
+        }
+
+        p.TimerDue = due;
+        if (due == DateTimeOffset.MaxValue)
+        {
+            p.Timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        TimeSpan delay = due > now ? due - now : TimeSpan.Zero;
+        if (p.Timer is null)
+        {
+            p.Timer = _time.CreateTimer(static s => ((PartitionState)s!).Owner.OnTimer((PartitionState)s!), p, delay, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            p.Timer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnTimer(PartitionState p)
+    {
+        var fx = new Effects();
+        lock (_sync)
+        {
+            p.TimerDue = DateTimeOffset.MaxValue;
+            PumpLocked(p, fx);
+        }
+
+        Run(fx);
+    }
+
+    /// <summary>Fails batches whose delivery timeout passed and that have no call outstanding.</summary>
+    private void ExpireLocked(PartitionState p, DateTimeOffset now)
+    {
+        // Never sent in this epoch: known not to be in the log.
+        for (LinkedListNode<ProducerBatch>? node = p.Ready.First; node is not null;)
+        {
+            LinkedListNode<ProducerBatch>? nextNode = node.Next;
+            ProducerBatch b = node.Value;
+            if (now >= b.Deadline)
+            {
+                p.Ready.Remove(node);
+                ReturnBuilder(p.Topic, b);
+                CompleteLocked(b, Expired(b, possiblyPersisted: false));
+            }
+
+            node = nextNode;
+        }
+
+        if (p.Open is { } open && now >= open.Deadline)
+        {
+            p.Open = null;
+            ReturnBuilder(p.Topic, open);
+            CompleteLocked(open, Expired(open, possiblyPersisted: false));
+        }
+
+        foreach (ProducerBatch b in p.Window)
+        {
+            if (b.State is BatchState.AwaitingResend or BatchState.AwaitingBump && now >= b.Deadline)
+            {
+                b.State = BatchState.Failed;
+                b.Error = Expired(b, b.MayHaveBeenWritten);
+                LogBatchExpired(p.TopicPartition, b.BaseSequence, b.Attempts, b.MayHaveBeenWritten);
+            }
+        }
+    }
+
+    private DeliveryTimeoutException Expired(ProducerBatch b, bool possiblyPersisted) =>
+        new($"The batch of {b.Records.Count} records for {b.Partition.TopicPartition} was not acknowledged within the delivery timeout ({_options.DeliveryTimeout.TotalMilliseconds} ms) after {b.Attempts} sends{(b.LastError is null ? "" : ": " + b.LastError.Message)}.", b.LastError, b.Partition.TopicPartition, null, possiblyPersisted);
+
+    /// <summary>Reports finished batches at the head of the window, in sequence order.</summary>
+    private void RetireLocked(PartitionState p)
+    {
+        int n = 0;
+        while (n < p.Window.Count && p.Window[n].State is BatchState.Acked or BatchState.Failed)
+        {
+            ProducerBatch b = p.Window[n];
+            CompleteLocked(b, b.State == BatchState.Failed ? b.Error : null);
+            n++;
+        }
+
+        if (n > 0)
+        {
+            p.Window.RemoveRange(0, n);
+        }
+    }
+
+    private void StampLocked(PartitionState p, ProducerBatch b)
+    {
+        long pid = _idempotent ? _producerId : RecordBatchHeader.NoProducerId;
+        short epoch = _idempotent ? _producerEpoch : RecordBatchHeader.NoProducerEpoch;
+        int sequence = _idempotent ? p.NextSequence : RecordBatchHeader.NoSequence;
+        if (b.Bytes is null)
+        {
+            b.Bytes = b.Builder!.Seal(pid, epoch, sequence);
+            ReturnBuilder(p.Topic, b);
+        }
+        else
+        {
+            BatchStamp.Restamp(b.Bytes, pid, epoch, sequence);
+        }
+
+        b.ProducerEpoch = epoch;
+        b.BaseSequence = sequence;
+        if (_idempotent)
+        {
+            p.NextSequence = RecordBatchHeader.IncrementSequence(sequence, b.Records.Count);
+        }
+    }
+
+    private void SendLocked(PartitionState p, ProducerBatch b, Effects fx)
+    {
+        bool olderFinished = true;
+        foreach (ProducerBatch older in p.Window)
+        {
+            if (ReferenceEquals(older, b))
+            {
+                break;
+            }
+
+            olderFinished &= older.State is BatchState.Acked or BatchState.Failed;
+        }
+
+        b.OlderFinishedAtSend = olderFinished;
+        b.State = BatchState.InFlight;
+        b.Attempts++;
+        if (b.Attempts > 1)
+        {
+            LogResend(p.TopicPartition, b.ProducerEpoch, b.BaseSequence, b.Attempts);
+        }
+
+        fx.AddSend(b);
+    }
+
+    private async Task SendAsync(ProducerBatch b)
+    {
+        PartitionState p = b.Partition;
+        ProduceResult? result = null;
+        Exception? error = null;
+        try
+        {
+            result = await CallFaults.WithDeadline(_transport.ProduceAsync(p.Topic.Name, p.Index, b.Bytes!), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Every failure of the call is classified below.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            error = ex;
+        }
+
+        var fx = new Effects();
+        lock (_sync)
+        {
+            OnSendCompletedLocked(b, result, error, fx);
+        }
+
+        Run(fx);
+    }
+
+    private void OnSendCompletedLocked(ProducerBatch b, ProduceResult? result, Exception? error, Effects fx)
+    {
+        if (b.State != BatchState.InFlight)
+        {
+            return;
+        }
+
+        PartitionState p = b.Partition;
+        DateTimeOffset now = _time.GetUtcNow();
+        if (error is not null)
+        {
+            CallFault fault = CallFaults.Classify(error);
+            LogSendFailed(p.TopicPartition, b.BaseSequence, b.Attempts, fault, error);
+            if (fault == CallFault.Fatal)
+            {
+                b.State = BatchState.Failed;
+                b.Error = new ProduceException(ErrorCode.UnknownServerError, $"Sending to {p.TopicPartition} failed: {error.Message}", error, p.TopicPartition, null, possiblyPersisted: true);
+            }
+            else
+            {
+                b.MayHaveBeenWritten |= fault == CallFault.OutcomeUnknown;
+                b.LastError = error;
+                MarkForResend(b, now);
+            }
+        }
+        else
+        {
+            ErrorCode code = result!.Error;
+            switch (code)
+            {
+                case ErrorCode.None:
+                    b.State = BatchState.Acked;
+                    b.BaseOffset = result.BaseOffset;
+                    b.IsDuplicate = result.IsDuplicate;
+                    if (result.IsDuplicate)
+                    {
+                        LogDuplicate(p.TopicPartition, b.BaseSequence, result.BaseOffset);
+                    }
+
+                    break;
+
+                case ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId when _idempotent:
+                    b.LastError = new ProduceException(code, result.Message ?? code.ToString(), null, p.TopicPartition);
+                    if (b.OlderFinishedAtSend)
+                    {
+                        b.State = BatchState.AwaitingBump;
+                        p.Gapped = true;
+                        if (!_bumpPending)
+                        {
+                            _bumpPending = true;
+                            LogGap(p.TopicPartition, _producerId, _producerEpoch, b.BaseSequence, result.ExpectedSequence);
+                        }
+                    }
+                    else
+                    {
+                        // An older batch was unfinished when this one was sent: retry after it, no backoff needed.
+                        b.State = BatchState.AwaitingResend;
+                        b.RetryAt = now;
+                    }
+
+                    break;
+
+                case ErrorCode.InvalidProducerEpoch when _idempotent:
+                    FenceLocked(new ProducerFencedException($"Producer id {_producerId} epoch {b.ProducerEpoch} was fenced at {p.TopicPartition}: the partition has epoch {result.CurrentEpoch}. {result.Message}"));
+                    return;
+
+                case var c when c.IsRetriable():
+                    b.LastError = new ProduceException(code, result.Message ?? code.ToString(), null, p.TopicPartition);
+                    LogRetriableError(p.TopicPartition, b.BaseSequence, code, result.Message);
+                    MarkForResend(b, now);
+                    break;
+
+                default:
+                    b.State = BatchState.Failed;
+                    b.Error = new ProduceException(code, result.Message ?? $"The broker refused the batch for {p.TopicPartition}: {code}.", null, p.TopicPartition);
+                    break;
+            }
+        }
+
+        PumpLocked(p, fx);
+    }
+
+    private void MarkForResend(ProducerBatch b, DateTimeOffset now)
+    {
+        b.State = BatchState.AwaitingResend;
+        b.RetryAt = now + CallFaults.Backoff(b.Attempts, _options.RetryBackoff, _options.RetryBackoffMax);
+    }
+
+    // ---------------------------------------------------------------- producer id and epoch bump
+
+    private async Task InitProducerIdAsync()
+    {
+        var request = new InitProducerIdRequest(ProducerIdentity: _options.ProducerIdentity);
+        for (int attempt = 1; ; attempt++)
+        {
+            InitProducerIdResult result;
+            try
+            {
+                result = await CallFaults.WithDeadline(_transport.InitProducerIdAsync(request), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (CallFaults.IsTransient(ex))
+            {
+                LogRegistryRetry(attempt, ex);
+                if (!await BackoffUnlessClosedAsync(attempt).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+#pragma warning disable CA1031 // Reported to every pending record.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                SetFatal(new ProduceException(ErrorCode.UnknownServerError, $"Cannot obtain a producer id: {ex.Message}", ex));
+                return;
+            }
+
+            if (result.Error != ErrorCode.None)
+            {
+                SetFatal(result.Error == ErrorCode.InvalidProducerEpoch
+                    ? new ProducerFencedException($"The registry refused producer identity '{_options.ProducerIdentity}': {result.Error}.")
+                    : new ProduceException(result.Error, $"The registry refused to issue a producer id: {result.Error}."));
+                return;
+            }
+
+            var fx = new Effects();
+            lock (_sync)
+            {
+                _producerId = result.ProducerId;
+                _producerEpoch = result.ProducerEpoch;
+                _pidState = PidState.Ready;
+                LogProducerId(result.ProducerId, result.ProducerEpoch, _options.ProducerIdentity);
+                PumpAllLocked(fx);
+            }
+
+            Run(fx);
+            return;
+        }
+    }
+
+    /// <summary>Starts the bump once no call is outstanding and only gapped partitions hold unfinished batches.</summary>
+    private void CheckBumpLocked(Effects fx)
+    {
+        if (!_bumpPending || _bumpInProgress || _fatal is not null)
+        {
+            return;
+        }
+
+        foreach (TopicState t in _topics.Values)
+        {
+            foreach (PartitionState p in t.Partitions)
+            {
+                foreach (ProducerBatch b in p.Window)
+                {
+                    if (b.State == BatchState.InFlight || (!p.Gapped && b.State == BatchState.AwaitingResend))
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+
+        _bumpInProgress = true;
+        fx.StartBump = true;
+    }
+
+    private async Task BumpEpochAsync()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            long pid;
+            short epoch;
+            lock (_sync)
+            {
+                if (_fatal is not null || _closed)
+                {
+                    return;
+                }
+
+                pid = _producerId;
+                epoch = _producerEpoch;
+            }
+
+            InitProducerIdResult result;
+            try
+            {
+                // No identity here: the registry must check that (pid, epoch) is current (KIP-360), so a fenced zombie cannot bump.
+                result = await CallFaults.WithDeadline(_transport.InitProducerIdAsync(new InitProducerIdRequest(pid, epoch)), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (CallFaults.IsTransient(ex))
+            {
+                LogRegistryRetry(attempt, ex);
+                if (!await BackoffUnlessClosedAsync(attempt).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+#pragma warning disable CA1031 // Reported to every pending record.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                SetFatal(new ProduceException(ErrorCode.UnknownServerError, $"The epoch bump of producer id {pid} failed: {ex.Message}", ex));
+                return;
+            }
+
+            if (result.Error == ErrorCode.InvalidProducerEpoch)
+            {
+                SetFatal(new ProducerFencedException($"Producer id {pid} epoch {epoch} was fenced: the registry refused the epoch bump."));
+                return;
+            }
+
+            if (result.Error != ErrorCode.None)
+            {
+                SetFatal(new ProduceException(result.Error, $"The epoch bump of producer id {pid} failed: {result.Error}."));
+                return;
+            }
+
+            var fx = new Effects();
+            lock (_sync)
+            {
+                ApplyBumpLocked(result.ProducerId, result.ProducerEpoch, fx);
+            }
+
+            Run(fx);
+            return;
+        }
+    }
+
+    private async Task<bool> BackoffUnlessClosedAsync(int attempt)
+    {
+        await Task.Delay(CallFaults.Backoff(attempt, _options.RetryBackoff, _options.RetryBackoffMax), _time).ConfigureAwait(false);
+        lock (_sync)
+        {
+            if (_closed || _fatal is not null)
+            {
+                return false;
+            }
+
+            // Nothing left to send: keep going anyway, cheaply, so the next record does not wait for the registry.
+            return true;
+        }
+    }
+
+    /// <summary>Moves every partition to the new epoch at sequence 0 and re-stamps only batches known never to have been written.</summary>
+    private void ApplyBumpLocked(long producerId, short producerEpoch, Effects fx)
+    {
+        LogEpochBumped(_producerId, _producerEpoch, producerId, producerEpoch);
+        _producerId = producerId;
+        _producerEpoch = producerEpoch;
+        foreach (TopicState t in _topics.Values)
+        {
+            foreach (PartitionState p in t.Partitions)
+            {
+                p.NextSequence = 0;
+                var again = new List<ProducerBatch>();
+                foreach (ProducerBatch b in p.Window)
+                {
+                    switch (b.State)
+                    {
+                        case BatchState.Acked:
+                            CompleteLocked(b, null);
+                            break;
+                        case BatchState.Failed:
+                            CompleteLocked(b, b.Error);
+                            break;
+                        case BatchState.AwaitingBump or BatchState.AwaitingResend when b.MayHaveBeenWritten:
+                            CompleteLocked(b, new ProduceException(ErrorCode.OutOfOrderSequenceNumber, $"A batch of {b.Records.Count} records for {p.TopicPartition} had a send of unknown outcome before the sequence gap forced an epoch bump; it is not re-sent in the new epoch, so it may or may not be in the log.", b.LastError, p.TopicPartition, null, possiblyPersisted: true));
+                            break;
+                        default:
+                            b.State = BatchState.Unsent;
+                            again.Add(b);
+                            break;
+                    }
+                }
+
+                p.Window.Clear();
+                p.Gapped = false;
+                for (int i = again.Count - 1; i >= 0; i--)
+                {
+                    p.Ready.AddFirst(again[i]);
+                }
+            }
+        }
+
+        _bumpPending = false;
+        _bumpInProgress = false;
+        PumpAllLocked(fx);
+    }
+
+    // ---------------------------------------------------------------- fatal errors and completion
+
+    private void SetFatal(ProduceException error)
+    {
+        var fx = new Effects();
+        lock (_sync)
+        {
+            FenceLocked(error);
+        }
+
+        Run(fx);
+    }
+
+    private void FenceLocked(ProduceException error)
+    {
+        if (_fatal is not null)
+        {
+            return;
+        }
+
+        _fatal = error;
+        LogFatal(error.ErrorCode, error.Message);
+        foreach (TopicState t in _topics.Values)
+        {
+            foreach (RecordEntry e in t.Pending)
+            {
+                FailRecordLocked(e, t.Name, e.ExplicitPartition ?? -1, error);
+            }
+
+            t.Pending.Clear();
+            foreach (PartitionState p in t.Partitions)
+            {
+                foreach (ProducerBatch b in p.Window)
+                {
+                    CompleteLocked(b, b.State == BatchState.Acked ? null : error);
+                }
+
+                p.Window.Clear();
+                foreach (ProducerBatch b in p.Ready)
+                {
+                    CompleteLocked(b, error);
+                }
+
+                p.Ready.Clear();
+                if (p.Open is { } open)
+                {
+                    p.Open = null;
+                    CompleteLocked(open, error);
+                }
+
+                p.Timer?.Dispose();
+                p.Timer = null;
+            }
+        }
+
+        _buffer.Close(error);
+    }
+
+    private void CompleteLocked(ProducerBatch b, ProduceException? error)
+    {
+        if (b.State == BatchState.Completed)
+        {
+            return;
+        }
+
+        b.State = BatchState.Completed;
+        _buffer.Release(b.ReservedBytes);
+        PartitionState p = b.Partition;
+        _completions.Writer.TryWrite(new Completion(b.Records, p.Topic.Name, p.Index, b.BaseOffset, b.IsDuplicate, error));
+    }
+
+    private void FailRecordLocked(RecordEntry entry, string topic, int partition, ProduceException error)
+    {
+        _buffer.Release(entry.Size);
+        _completions.Writer.TryWrite(new Completion([entry], topic, partition, -1, false, error));
+    }
+
+    private async Task DispatchAsync()
+    {
+        await foreach (Completion c in _completions.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            TopicPartition? tp = c.Partition >= 0 ? new TopicPartition(c.Topic, c.Partition) : null;
+            for (int i = 0; i < c.Records.Count; i++)
+            {
+                RecordEntry e = c.Records[i];
+                DeliveryResult? result = null;
+                ProduceException? error = null;
+                if (c.Error is null)
+                {
+                    result = new DeliveryResult
+                    {
+                        Topic = c.Topic,
+                        Partition = c.Partition,
+                        Offset = c.BaseOffset + i,
+                        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
+                        IsDuplicate = c.IsDuplicate,
+                        Message = e.Message,
+                    };
+                    e.Tcs?.TrySetResult(result);
+                }
+                else
+                {
+                    error = c.Error.ForRecord(tp, e.Message);
+                    e.Tcs?.TrySetException(error);
+                }
+
+                if (e.Handler is { } handler)
+                {
+                    try
+                    {
+                        handler(new DeliveryReport { Result = result, Error = error, Message = e.Message, Topic = c.Topic, Partition = c.Partition });
+                    }
+#pragma warning disable CA1031 // A throwing user handler must not stop the dispatcher.
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        LogHandlerFailed(ex);
+                    }
+                }
+            }
+
+            lock (_sync)
+            {
+                _pendingRecords -= c.Records.Count;
+                if (_pendingRecords == 0 && _idle is { } idle)
+                {
+                    _idle = null;
+                    idle.TrySetResult();
+                }
+            }
+        }
+    }
+
+    private void Run(Effects fx)
+    {
+        foreach (TopicState t in fx.Loads)
+        {
+            _ = LoadTopicAsync(t);
+        }
+
+        if (fx.StartInit)
+        {
+            _ = InitProducerIdAsync();
+        }
+
+        if (fx.StartBump)
+        {
+            _ = BumpEpochAsync();
+        }
+
+        foreach (ProducerBatch b in fx.Sends)
+        {
+            _ = SendAsync(b);
+        }
+    }
+
+    // ---------------------------------------------------------------- topic metadata
+
+    private async Task LoadTopicAsync(TopicState t)
+    {
+        DateTimeOffset deadline = _time.GetUtcNow() + _options.DeliveryTimeout;
+        for (int attempt = 1; ; attempt++)
+        {
+            ProduceException? failure;
+            try
+            {
+                TopicResult result = await CallFaults.WithDeadline(_transport.DescribeTopicAsync(t.Name), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+                if (result.Error == ErrorCode.None && result.Topic is { } description)
+                {
+                    var fx = new Effects();
+                    lock (_sync)
+                    {
+                        t.SetDescription(description, _options.BatchSize, this);
+                        List<RecordEntry> pending = [.. t.Pending];
+                        t.Pending.Clear();
+                        if (_fatal is null)
+                        {
+                            foreach (RecordEntry e in pending)
+                            {
+                                RouteLocked(t, e, fx);
+                            }
+                        }
+                    }
+
+                    Run(fx);
+                    return;
+                }
+
+                failure = result.Error is ErrorCode.UnknownTopicOrPartition or ErrorCode.InvalidTopic or ErrorCode.None || !result.Error.IsRetriable()
+                    ? new ProduceException(result.Error == ErrorCode.None ? ErrorCode.UnknownTopicOrPartition : result.Error, result.Message ?? $"Topic '{t.Name}' does not exist.")
+                    : null;
+            }
+            catch (Exception ex) when (CallFaults.IsTransient(ex))
+            {
+                failure = _time.GetUtcNow() >= deadline
+                    ? new DeliveryTimeoutException($"The metadata of topic '{t.Name}' could not be read within the delivery timeout: {ex.Message}", ex)
+                    : null;
+            }
+#pragma warning disable CA1031 // Reported to every pending record.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = new ProduceException(ErrorCode.UnknownServerError, $"Reading the metadata of topic '{t.Name}' failed: {ex.Message}", ex);
+            }
+
+            if (failure is not null)
+            {
+                lock (_sync)
+                {
+                    foreach (RecordEntry e in t.Pending)
+                    {
+                        FailRecordLocked(e, t.Name, e.ExplicitPartition ?? -1, failure);
+                    }
+
+                    t.Pending.Clear();
+                    _topics.Remove(t.Name);
+                }
+
+                return;
+            }
+
+            await Task.Delay(CallFaults.Backoff(attempt, _options.RetryBackoff, _options.RetryBackoffMax), _time).ConfigureAwait(false);
+        }
+    }
+
+    // ---------------------------------------------------------------- state types
+
+    private readonly record struct RecordEntry(Message Message, long Timestamp, int Size, int? ExplicitPartition, Action<DeliveryReport>? Handler, TaskCompletionSource<DeliveryResult>? Tcs);
+
+    private readonly record struct Completion(List<RecordEntry> Records, string Topic, int Partition, long BaseOffset, bool IsDuplicate, ProduceException? Error);
+
+    /// <summary>Work decided under the lock and started after it is released (lists created on first use).</summary>
+    private sealed class Effects
+    {
+        private List<ProducerBatch>? _sends;
+        private List<TopicState>? _loads;
+
+        public IReadOnlyList<ProducerBatch> Sends => (IReadOnlyList<ProducerBatch>?)_sends ?? [];
+
+        public IReadOnlyList<TopicState> Loads => (IReadOnlyList<TopicState>?)_loads ?? [];
+
+        public void AddSend(ProducerBatch batch) => (_sends ??= []).Add(batch);
+
+        public void AddLoad(TopicState topic) => (_loads ??= []).Add(topic);
+
+        public bool StartInit { get; set; }
+
+        public bool StartBump { get; set; }
+    }
+
+    private sealed class TopicState(string name)
+    {
+        public string Name { get; } = name;
+
+        public PartitionState[] Partitions { get; private set; } = [];
+
+        public int MaxMessageBytes { get; private set; }
+
+        public int MaxBatchBytes { get; private set; }
+
+        public List<RecordEntry> Pending { get; } = [];
+
+        public Stack<RecordBatchBuilder> BuilderPool { get; } = new();
+
+        public int StickyPartition { get; set; } = -1;
+
+        public ProducerBatch? StickyBatch { get; set; }
+
+        public void SetDescription(TopicDescription description, int batchSize, Producer owner)
+        {
+            MaxMessageBytes = description.Settings?.MaxMessageBytes ?? TopicSettings.DefaultMaxMessageBytes;
+            MaxBatchBytes = Math.Min(batchSize, MaxMessageBytes);
+            var partitions = new PartitionState[description.PartitionCount];
+            for (int i = 0; i < partitions.Length; i++)
+            {
+                partitions[i] = new PartitionState(this, i, owner);
+            }
+
+            Partitions = partitions;
+        }
+    }
+
+    private sealed class PartitionState(TopicState topic, int index, Producer owner)
+    {
+        public TopicState Topic { get; } = topic;
+
+        public int Index { get; } = index;
+
+        public Producer Owner { get; } = owner;
+
+        public TopicPartition TopicPartition { get; } = new(topic.Name, index);
+
+        /// <summary>The batch taking records.</summary>
+        public ProducerBatch? Open { get; set; }
+
+        /// <summary>Closed batches not yet sent in the current epoch, in order.</summary>
+        public LinkedList<ProducerBatch> Ready { get; } = new();
+
+        /// <summary>Sent batches not yet reported, in sequence order (finished ones stay until every older one is finished).</summary>
+        public List<ProducerBatch> Window { get; } = [];
+
+        /// <summary>Base sequence of the next batch to stamp.</summary>
+        public int NextSequence { get; set; }
+
+        /// <summary>An out-of-order reply on the oldest batch: waits for the epoch bump, sends nothing.</summary>
+        public bool Gapped { get; set; }
+
+        public ITimer? Timer { get; set; }
+
+        public DateTimeOffset TimerDue { get; set; } = DateTimeOffset.MaxValue;
+    }
+
+    private sealed class ProducerBatch(PartitionState partition, RecordBatchBuilder builder, DateTimeOffset createdAt, DateTimeOffset lingerDue, DateTimeOffset deadline)
+    {
+        public PartitionState Partition { get; } = partition;
+
+        public RecordBatchBuilder? Builder { get; set; } = builder;
+
+        public List<RecordEntry> Records { get; } = [];
+
+        public long ReservedBytes { get; set; }
+
+        public DateTimeOffset CreatedAt { get; } = createdAt;
+
+        public DateTimeOffset LingerDue { get; } = lingerDue;
+
+        public DateTimeOffset Deadline { get; } = deadline;
+
+        public byte[]? Bytes { get; set; }
+
+        public short ProducerEpoch { get; set; } = -1;
+
+        public int BaseSequence { get; set; } = -1;
+
+        public BatchState State { get; set; }
+
+        public int Attempts { get; set; }
+
+        public DateTimeOffset RetryAt { get; set; }
+
+        /// <summary>A send of this batch ended without a definite answer: it may be in the log.</summary>
+        public bool MayHaveBeenWritten { get; set; }
+
+        /// <summary>Every older batch of the partition was finished when the last send started.</summary>
+        public bool OlderFinishedAtSend { get; set; }
+
+        public Exception? LastError { get; set; }
+
+        public ProduceException? Error { get; set; }
+
+        public long BaseOffset { get; set; } = -1;
+
+        public bool IsDuplicate { get; set; }
+    }
+
+    // ---------------------------------------------------------------- logging
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Producer id {ProducerId} epoch {ProducerEpoch} obtained (identity {ProducerIdentity})")]
+    private partial void LogProducerId(long producerId, short producerEpoch, string? producerIdentity);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Send to {TopicPartition} (base sequence {BaseSequence}, attempt {Attempt}) failed: {Fault}")]
+    private partial void LogSendFailed(TopicPartition topicPartition, int baseSequence, int attempt, CallFault fault, Exception exception);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Resending to {TopicPartition}: epoch {ProducerEpoch} base sequence {BaseSequence}, attempt {Attempt}")]
+    private partial void LogResend(TopicPartition topicPartition, short producerEpoch, int baseSequence, int attempt);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "Duplicate acknowledged at {TopicPartition}: base sequence {BaseSequence} was written at offset {BaseOffset}")]
+    private partial void LogDuplicate(TopicPartition topicPartition, int baseSequence, long baseOffset);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Sequence gap at {TopicPartition}: producer id {ProducerId} epoch {ProducerEpoch} base sequence {BaseSequence}, partition expects {ExpectedSequence}; bumping the epoch")]
+    private partial void LogGap(TopicPartition topicPartition, long producerId, short producerEpoch, int baseSequence, int expectedSequence);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Epoch bumped: producer id {OldProducerId} epoch {OldEpoch} -> producer id {ProducerId} epoch {ProducerEpoch}; every partition restarts at sequence 0")]
+    private partial void LogEpochBumped(long oldProducerId, short oldEpoch, long producerId, short producerEpoch);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Error, Message = "Producer failed for good ({ErrorCode}): {Reason}")]
+    private partial void LogFatal(ErrorCode errorCode, string reason);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Batch for {TopicPartition} (base sequence {BaseSequence}) expired after {Attempts} sends; possibly persisted: {PossiblyPersisted}")]
+    private partial void LogBatchExpired(TopicPartition topicPartition, int baseSequence, int attempts, bool possiblyPersisted);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "Registry call failed (attempt {Attempt}); retrying")]
+    private partial void LogRegistryRetry(int attempt, Exception exception);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "A delivery handler threw")]
+    private partial void LogHandlerFailed(Exception exception);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "Retriable error at {TopicPartition} (base sequence {BaseSequence}): {ErrorCode} {Reason}")]
+    private partial void LogRetriableError(TopicPartition topicPartition, int baseSequence, ErrorCode errorCode, string? reason);
+}

@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Time.Testing;
+using OrleansBroker.Client;
+
+namespace OrleansBroker.ClusterTests.Client;
+
+/// <summary>The consumer's positions, decoding and errors against <see cref="FakeBroker"/>.</summary>
+public sealed class ConsumerTests
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
+
+    private readonly FakeBroker _broker = new();
+    private readonly FakeTimeProvider _time = new();
+
+    /// <summary>Writes batches of the given sizes (one value per record: "v{offset}") to partition 0 of "t".</summary>
+    private async Task SeedAsync(params int[] batchSizes)
+    {
+        _broker.AddTopic("t", 2);
+        await using var producer = new Producer(_broker, new ProducerOptions { LingerMs = 60_000, DeliveryTimeout = TimeSpan.FromMinutes(5), TimeProvider = _time });
+        int offset = 0;
+        foreach (int size in batchSizes)
+        {
+            for (int i = 0; i < size; i++)
+            {
+                producer.Produce(new TopicPartition("t", 0), Message.FromStrings($"k{offset}", $"v{offset}"));
+                offset++;
+            }
+
+            await producer.FlushAsync().WaitAsync(Guard);
+        }
+    }
+
+    private Consumer Create(ConsumerOptions? options = null) =>
+        new(_broker, (options ?? new ConsumerOptions()) with { TimeProvider = _time, EnablePartitionEof = true });
+
+    private static async Task<List<ConsumeResult>> ReadUntilEofAsync(Consumer consumer, int eofs = 1)
+    {
+        var results = new List<ConsumeResult>();
+        int seen = 0;
+        await foreach (ConsumeResult r in consumer.ConsumeAsync().WithCancellation(CancellationToken.None))
+        {
+            if (r.IsPartitionEof)
+            {
+                if (++seen == eofs)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            results.Add(r);
+        }
+
+        return results;
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_FromBeginning_ReturnsEveryRecordInOffsetOrder()
+    {
+        await SeedAsync(3, 4, 2);
+        await using Consumer consumer = Create();
+        consumer.Assign(new TopicPartitionOffset("t", 0, Offset.Beginning));
+
+        List<ConsumeResult> records = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => (long)i), records.Select(r => r.Offset));
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => $"v{i}"), records.Select(r => r.GetValueString()));
+        Assert.Equal("k4", records[4].GetKeyString());
+        Assert.Equal(9, consumer.Position(new TopicPartition("t", 0)).Value);
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_StartInsideBatch_SkipsRecordsBelowPosition()
+    {
+        await SeedAsync(5, 5);
+        await using Consumer consumer = Create(new ConsumerOptions { MaxPartitionFetchBytes = 1 });
+        consumer.Assign(new TopicPartitionOffset("t", 0, 3));
+
+        List<ConsumeResult> records = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+
+        Assert.Equal(Enumerable.Range(3, 7).Select(i => (long)i), records.Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_FromEnd_ReturnsNothingAndPositionIsHighWatermark()
+    {
+        await SeedAsync(4);
+        await using Consumer consumer = Create();
+        var tp = new TopicPartition("t", 0);
+        consumer.Assign(new TopicPartitionOffset(tp, Offset.End));
+        Assert.Equal(Offset.End, consumer.Position(tp));
+
+        List<ConsumeResult> records = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+
+        Assert.Empty(records);
+        Assert.Equal(4, consumer.Position(tp).Value);
+    }
+
+    [Fact]
+    public async Task Seek_BackToZero_RecordsReturnedAgain()
+    {
+        await SeedAsync(3);
+        await using Consumer consumer = Create();
+        var tp = new TopicPartition("t", 0);
+        consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
+        await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+
+        consumer.Seek(new TopicPartitionOffset(tp, 1));
+        List<ConsumeResult> again = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+
+        Assert.Equal([1L, 2L], again.Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_OffsetPastEnd_ThrowsOffsetOutOfRange()
+    {
+        await SeedAsync(2);
+        await using Consumer consumer = Create();
+        consumer.Assign(new TopicPartitionOffset("t", 0, 50));
+
+        ConsumeException error = await Assert.ThrowsAsync<ConsumeException>(() => ReadUntilEofAsync(consumer).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.OffsetOutOfRange, error.ErrorCode);
+        Assert.Equal(new TopicPartition("t", 0), error.TopicPartition);
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_OffsetPastEndWithEarliestReset_ReadsFromLogStart()
+    {
+        await SeedAsync(2);
+        await using Consumer consumer = Create(new ConsumerOptions { AutoOffsetReset = AutoOffsetReset.Earliest });
+        consumer.Assign(new TopicPartitionOffset("t", 0, 50));
+
+        List<ConsumeResult> records = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+
+        Assert.Equal([0L, 1L], records.Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_TransientFetchFailuresBeyondRetryTimeout_ThrowsRequestTimedOut()
+    {
+        await SeedAsync(1);
+        _broker.OnFetch = (_, _, _, _) =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(31));
+            return Task.FromException<OrleansBroker.FetchResult>(new Orleans.Runtime.Messaging.ConnectionFailedException("down"));
+        };
+        await using Consumer consumer = Create(new ConsumerOptions { FetchRetryTimeout = TimeSpan.FromSeconds(30), FetchWaitMaxMs = 0, RetryBackoff = TimeSpan.Zero });
+        consumer.Assign(new TopicPartitionOffset("t", 0, 0));
+
+        ConsumeException error = await Assert.ThrowsAsync<ConsumeException>(() => ReadUntilEofAsync(consumer).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.RequestTimedOut, error.ErrorCode);
+        Assert.True(error.IsRetriable);
+    }
+
+    [Fact]
+    public async Task Position_UnassignedPartition_IsUnset()
+    {
+        await using Consumer consumer = Create();
+
+        Assert.Equal(Offset.Unset, consumer.Position(new TopicPartition("t", 0)));
+        Assert.Throws<InvalidOperationException>(() => consumer.Seek(new TopicPartitionOffset("t", 0, 0)));
+    }
+}

@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using OrleansBroker.Client.Internal;
+using OrleansBroker.Protocol;
+
+namespace OrleansBroker.ClusterTests.Client;
+
+/// <summary>
+/// An in-memory broker behind the SDK's transport seam: partitions that follow SEMANTICS.md's append rules (fencing,
+/// 5-batch duplicate window, out-of-order detection, accept-any-sequence for an unknown producer), a producer-id registry
+/// with the KIP-360 bump, and a topic catalog. Hooks let a test answer a produce call itself (lose the reply, fail, delay).
+/// </summary>
+internal sealed class FakeBroker : IBrokerTransport
+{
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, TopicDescription> _topics = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string, int), FakePartition> _partitions = [];
+    private readonly Dictionary<long, short> _epochs = [];
+    private readonly Dictionary<string, long> _identities = new(StringComparer.Ordinal);
+    private long _nextPid = 1000;
+
+    /// <summary>Every produce call in arrival order (bytes copied).</summary>
+    public ConcurrentQueue<ProduceCall> ProduceCalls { get; } = new();
+
+    /// <summary>Every registry call in arrival order.</summary>
+    public ConcurrentQueue<InitProducerIdRequest> RegistryCalls { get; } = new();
+
+    /// <summary>
+    /// Answers a produce call instead of the partition: given the call number (1-based) and the call, return a task, or
+    /// <c>null</c> to let the partition append. <see cref="ProduceCall.Apply"/> appends for real (e.g. then lose the reply).
+    /// </summary>
+    public Func<ProduceCall, Task<ProduceResult>?>? OnProduce { get; set; }
+
+    /// <summary>Answers a fetch call instead of the partition, or <c>null</c>.</summary>
+    public Func<string, int, long, int, Task<FetchResult>?>? OnFetch { get; set; }
+
+    /// <summary>Scripted answers, one per produce call in arrival order, tried before <see cref="OnProduce"/>; a script returning <c>null</c> appends.</summary>
+    public ConcurrentQueue<Func<ProduceCall, Task<ProduceResult>?>> Script { get; } = new();
+
+    /// <summary>Fires when a produce call arrives (after it is recorded).</summary>
+    public event Action<ProduceCall>? ProduceCallArrived;
+
+    public CancellationToken ConnectionLost => CancellationToken.None;
+
+    public void AddTopic(string name, int partitions, int maxMessageBytes = TopicSettings.DefaultMaxMessageBytes)
+    {
+        lock (_sync)
+        {
+            _topics[name] = new TopicDescription(name, partitions, new TopicSettings { MaxMessageBytes = maxMessageBytes });
+            for (int i = 0; i < partitions; i++)
+            {
+                _partitions[(name, i)] = new FakePartition();
+            }
+        }
+    }
+
+    public FakePartition Partition(string topic, int partition)
+    {
+        lock (_sync)
+        {
+            return _partitions[(topic, partition)];
+        }
+    }
+
+    public Task<ProduceResult> ProduceAsync(string topic, int partition, byte[] batch)
+    {
+        FakePartition? p;
+        lock (_sync)
+        {
+            _partitions.TryGetValue((topic, partition), out p);
+        }
+
+        var call = new ProduceCall(ProduceCalls.Count + 1, topic, partition, batch.ToArray(), p);
+        ProduceCalls.Enqueue(call);
+        ProduceCallArrived?.Invoke(call);
+        if (Script.TryDequeue(out Func<ProduceCall, Task<ProduceResult>?>? scripted))
+        {
+            return scripted(call) ?? Task.FromResult(call.Apply());
+        }
+
+        return OnProduce?.Invoke(call) ?? Task.FromResult(call.Apply());
+    }
+
+    public Task<FetchResult> FetchAsync(string topic, int partition, long offset, int maxBytes)
+    {
+        if (OnFetch?.Invoke(topic, partition, offset, maxBytes) is { } hooked)
+        {
+            return hooked;
+        }
+
+        lock (_sync)
+        {
+            return Task.FromResult(_partitions.TryGetValue((topic, partition), out FakePartition? p)
+                ? p.Fetch(offset, maxBytes)
+                : new FetchResult(ErrorCode.UnknownTopicOrPartition, -1, -1, []));
+        }
+    }
+
+    public Task<PartitionOffsets> ListOffsetsAsync(string topic, int partition)
+    {
+        lock (_sync)
+        {
+            return Task.FromResult(_partitions.TryGetValue((topic, partition), out FakePartition? p)
+                ? new PartitionOffsets(ErrorCode.None, p.LogStartOffset, p.LogEndOffset, p.LogEndOffset)
+                : new PartitionOffsets(ErrorCode.UnknownTopicOrPartition, -1, -1, -1));
+        }
+    }
+
+    public Task<TopicResult> CreateTopicAsync(string name, int partitionCount, TopicSettings? settings)
+    {
+        lock (_sync)
+        {
+            if (_topics.ContainsKey(name))
+            {
+                return Task.FromResult(new TopicResult(ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists.", null));
+            }
+        }
+
+        AddTopic(name, partitionCount, settings?.MaxMessageBytes ?? TopicSettings.DefaultMaxMessageBytes);
+        return DescribeTopicAsync(name);
+    }
+
+    public Task<TopicResult> DescribeTopicAsync(string name)
+    {
+        lock (_sync)
+        {
+            return Task.FromResult(_topics.TryGetValue(name, out TopicDescription? d)
+                ? new TopicResult(ErrorCode.None, null, d)
+                : new TopicResult(ErrorCode.UnknownTopicOrPartition, $"Topic '{name}' does not exist.", null));
+        }
+    }
+
+    public Task<IReadOnlyList<TopicDescription>> ListTopicsAsync()
+    {
+        lock (_sync)
+        {
+            return Task.FromResult<IReadOnlyList<TopicDescription>>([.. _topics.Values.OrderBy(t => t.Name, StringComparer.Ordinal)]);
+        }
+    }
+
+    public Task<InitProducerIdResult> InitProducerIdAsync(InitProducerIdRequest request)
+    {
+        RegistryCalls.Enqueue(request);
+        lock (_sync)
+        {
+            if (request.ProducerId < 0)
+            {
+                if (request.ProducerIdentity is { } identity && _identities.TryGetValue(identity, out long stable))
+                {
+                    short bumped = (short)(_epochs[stable] + 1);
+                    _epochs[stable] = bumped;
+                    return Task.FromResult(new InitProducerIdResult(ErrorCode.None, stable, bumped));
+                }
+
+                long pid = _nextPid++;
+                _epochs[pid] = 0;
+                if (request.ProducerIdentity is { } newIdentity)
+                {
+                    _identities[newIdentity] = pid;
+                }
+
+                return Task.FromResult(new InitProducerIdResult(ErrorCode.None, pid, 0));
+            }
+
+            short current = _epochs.GetValueOrDefault(request.ProducerId, (short)-1);
+            if (request.ProducerEpoch == current)
+            {
+                _epochs[request.ProducerId] = (short)(current + 1);
+                return Task.FromResult(new InitProducerIdResult(ErrorCode.None, request.ProducerId, (short)(current + 1)));
+            }
+
+            return Task.FromResult(request.ProducerEpoch == current - 1
+                ? new InitProducerIdResult(ErrorCode.None, request.ProducerId, current)
+                : new InitProducerIdResult(ErrorCode.InvalidProducerEpoch, -1, -1));
+        }
+    }
+}
+
+/// <summary>One produce call as the transport saw it.</summary>
+internal sealed record ProduceCall(int Number, string Topic, int Partition, byte[] Batch, FakePartition? Target)
+{
+    public RecordBatchHeader Header
+    {
+        get
+        {
+            RecordBatchHeader.TryRead(Batch, out RecordBatchHeader header);
+            return header;
+        }
+    }
+
+    /// <summary>Appends the batch to the partition for real, following the append rules.</summary>
+    public ProduceResult Apply() => Target?.Append(Batch) ?? ProduceResult.Failed(ErrorCode.UnknownTopicOrPartition, "no such partition");
+}
+
+/// <summary>An in-memory partition log with Kafka's producer-state rules.</summary>
+internal sealed class FakePartition
+{
+    private readonly Lock _sync = new();
+    private readonly List<byte[]> _batches = [];
+    private readonly Dictionary<long, ProducerEntry> _producers = [];
+
+    public long LogStartOffset => 0;
+
+    public long LogEndOffset
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _batches.Count == 0 ? 0 : Header(_batches[^1]).LastOffset + 1;
+            }
+        }
+    }
+
+    /// <summary>The stored batches' headers.</summary>
+    public IReadOnlyList<RecordBatchHeader> Batches
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return [.. _batches.Select(Header)];
+            }
+        }
+    }
+
+    /// <summary>Every stored record's value as UTF-8, in offset order.</summary>
+    public IReadOnlyList<string> Values
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return [.. _batches.SelectMany(b => RecordBatchReader.ReadRecords(b)).Select(r => r.Value is { } v ? System.Text.Encoding.UTF8.GetString(v.Span) : "<null>")];
+            }
+        }
+    }
+
+    public ProduceResult Append(byte[] bytes)
+    {
+        lock (_sync)
+        {
+            BatchFormatError format = RecordBatch.Validate(bytes, TopicSettings.DefaultMaxMessageBytes, out RecordBatchHeader h);
+            if (format != BatchFormatError.None)
+            {
+                return ProduceResult.Failed(ErrorCode.CorruptMessage, format.ToString());
+            }
+
+            if (h.HasProducerId)
+            {
+                if (_producers.TryGetValue(h.ProducerId, out ProducerEntry? entry))
+                {
+                    if (h.ProducerEpoch < entry.Epoch)
+                    {
+                        return new ProduceResult(ErrorCode.InvalidProducerEpoch, -1, -1, 0, false, -1, entry.Epoch, "fenced");
+                    }
+
+                    if (h.ProducerEpoch == entry.Epoch)
+                    {
+                        foreach ((int first, int last, long offset, long ts) in entry.Recent)
+                        {
+                            if (first == h.BaseSequence && last == h.LastSequence)
+                            {
+                                return new ProduceResult(ErrorCode.None, offset, ts, 0, true, -1, -1, null);
+                            }
+                        }
+
+                        int expected = RecordBatchHeader.IncrementSequence(entry.LastSequence, 1);
+                        if (h.BaseSequence != expected)
+                        {
+                            return new ProduceResult(ErrorCode.OutOfOrderSequenceNumber, -1, -1, 0, false, expected, -1, $"expected {expected}");
+                        }
+                    }
+                    else if (h.BaseSequence != 0)
+                    {
+                        return new ProduceResult(ErrorCode.OutOfOrderSequenceNumber, -1, -1, 0, false, 0, -1, "new epoch must start at 0");
+                    }
+                }
+            }
+
+            long baseOffset = _batches.Count == 0 ? 0 : Header(_batches[^1]).LastOffset + 1;
+            byte[] stored = bytes.ToArray();
+            RecordBatch.SetBaseOffset(stored, baseOffset);
+            _batches.Add(stored);
+            if (h.HasProducerId)
+            {
+                if (!_producers.TryGetValue(h.ProducerId, out ProducerEntry? entry) || entry.Epoch != h.ProducerEpoch)
+                {
+                    entry = new ProducerEntry { Epoch = h.ProducerEpoch };
+                    _producers[h.ProducerId] = entry;
+                }
+
+                entry.LastSequence = h.LastSequence;
+                entry.Recent.Add((h.BaseSequence, h.LastSequence, baseOffset, h.MaxTimestamp));
+                if (entry.Recent.Count > 5)
+                {
+                    entry.Recent.RemoveAt(0);
+                }
+            }
+
+            return new ProduceResult(ErrorCode.None, baseOffset, h.MaxTimestamp, 0, false, -1, -1, null);
+        }
+    }
+
+    public FetchResult Fetch(long offset, int maxBytes)
+    {
+        lock (_sync)
+        {
+            long end = _batches.Count == 0 ? 0 : Header(_batches[^1]).LastOffset + 1;
+            if (offset < 0 || offset > end)
+            {
+                return new FetchResult(ErrorCode.OffsetOutOfRange, end, 0, []);
+            }
+
+            var buffer = new List<byte>();
+            foreach (byte[] b in _batches)
+            {
+                if (Header(b).LastOffset < offset)
+                {
+                    continue;
+                }
+
+                if (buffer.Count > 0 && buffer.Count + b.Length > maxBytes)
+                {
+                    break;
+                }
+
+                buffer.AddRange(b);
+            }
+
+            return new FetchResult(ErrorCode.None, end, 0, [.. buffer]);
+        }
+    }
+
+    private static RecordBatchHeader Header(byte[] b)
+    {
+        RecordBatchHeader.TryRead(b, out RecordBatchHeader h);
+        return h;
+    }
+
+    private sealed class ProducerEntry
+    {
+        public short Epoch { get; init; }
+
+        public int LastSequence { get; set; } = -1;
+
+        public List<(int First, int Last, long Offset, long Timestamp)> Recent { get; } = [];
+    }
+}

@@ -1,0 +1,464 @@
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using OrleansBroker.Client;
+using OrleansBroker.Protocol;
+
+namespace OrleansBroker.ClusterTests.Client;
+
+/// <summary>
+/// The producer's batching, sequencing, retry and epoch-bump rules against <see cref="FakeBroker"/> (no cluster): each test
+/// scripts the broker's answers and asserts what ends in the partition log and what the producer reported.
+/// </summary>
+public sealed class ProducerTests
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
+
+    private readonly FakeBroker _broker = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    private Producer Create(ProducerOptions? options = null, int partitions = 1, int maxMessageBytes = TopicSettings.DefaultMaxMessageBytes, TimeProvider? time = null)
+    {
+        _broker.AddTopic("t", partitions, maxMessageBytes);
+        options ??= new ProducerOptions { LingerMs = 0 };
+        options = options with
+        {
+            TimeProvider = time ?? _time,
+            RetryBackoff = options.RetryBackoff == ProducerOptions.Default.RetryBackoff ? TimeSpan.Zero : options.RetryBackoff,
+        };
+        return new Producer(_broker, options, null, new Random(7));
+    }
+
+    private static Message Text(string value, string? key = null) => Message.FromStrings(key, value);
+
+    [Fact]
+    public async Task ProduceAsync_TwoRecords_AcknowledgedInOrderWithStampedSequences()
+    {
+        await using Producer producer = Create();
+
+        DeliveryResult a = await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        DeliveryResult b = await producer.ProduceAsync("t", Text("b")).WaitAsync(Guard);
+
+        Assert.Equal((0L, 1L), (a.Offset, b.Offset));
+        Assert.False(a.IsDuplicate);
+        ProduceCall[] calls = [.. _broker.ProduceCalls];
+        Assert.Equal(2, calls.Length);
+        Assert.Equal((1000L, (short)0, 0), (calls[0].Header.ProducerId, calls[0].Header.ProducerEpoch, calls[0].Header.BaseSequence));
+        Assert.Equal(1, calls[1].Header.BaseSequence);
+        Assert.Equal(["a", "b"], _broker.Partition("t", 0).Values);
+        Assert.Single(_broker.RegistryCalls);
+    }
+
+    [Fact]
+    public async Task Produce_BatchesOfSeveralRecords_SequenceAdvancesByRecordCount()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+
+        for (int i = 0; i < 3; i++)
+        {
+            producer.Produce("t", Text($"a{i}"));
+        }
+
+        await producer.FlushAsync().WaitAsync(Guard);
+        for (int i = 0; i < 2; i++)
+        {
+            producer.Produce("t", Text($"b{i}"));
+        }
+
+        await producer.FlushAsync().WaitAsync(Guard);
+
+        IReadOnlyList<RecordBatchHeader> stored = _broker.Partition("t", 0).Batches;
+        Assert.Equal([(0, 3), (3, 2)], stored.Select(h => (h.BaseSequence, h.RecordCount)));
+        Assert.Equal([0L, 3L], stored.Select(h => h.BaseOffset));
+    }
+
+    [Fact]
+    public async Task ProduceAsync_ReplyLostAfterAppend_ResendsSameBytesAndGetsOriginalOffsetAsDuplicate()
+    {
+        // S1: the append runs, the reply is lost; the resend must be recognised as a duplicate.
+        await using Producer producer = Create();
+        _broker.Script.Enqueue(call =>
+        {
+            call.Apply();
+            return Task.FromException<ProduceResult>(new TimeoutException("reply lost"));
+        });
+
+        DeliveryResult result = await producer.ProduceAsync("t", Text("once")).WaitAsync(Guard);
+
+        ProduceCall[] calls = [.. _broker.ProduceCalls];
+        Assert.Equal(2, calls.Length);
+        Assert.Equal(calls[0].Batch, calls[1].Batch);
+        Assert.True(result.IsDuplicate);
+        Assert.Equal(0, result.Offset);
+        Assert.Equal(["once"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_NoReplyWithinRequestTimeout_TimesOutAndResendsWithinDeliveryTimeout()
+    {
+        var time = new ObservableTimeProvider(_time);
+        var requestTimeout = TimeSpan.FromSeconds(30);
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, RequestTimeout = requestTimeout }, time: time);
+        var hung = new TaskCompletionSource<ProduceResult>();
+        _broker.Script.Enqueue(call =>
+        {
+            call.Apply();
+            return hung.Task;
+        });
+
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("x"));
+        await time.WaitForTimerAsync(requestTimeout).WaitAsync(Guard);
+        Assert.Single(_broker.ProduceCalls);
+        _time.Advance(requestTimeout);
+        DeliveryResult result = await pending.WaitAsync(Guard);
+
+        Assert.Equal(2, _broker.ProduceCalls.Count);
+        Assert.True(result.IsDuplicate);
+        Assert.Equal(["x"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_ConnectionFailedBeforeExecution_ResendSucceedsOnce()
+    {
+        await using Producer producer = Create();
+        _broker.Script.Enqueue(_ => Task.FromException<ProduceResult>(new Orleans.Runtime.Messaging.ConnectionFailedException("down")));
+
+        DeliveryResult result = await producer.ProduceAsync("t", Text("x")).WaitAsync(Guard);
+
+        Assert.False(result.IsDuplicate);
+        Assert.Equal(0, result.Offset);
+        Assert.Equal(2, _broker.ProduceCalls.Count);
+        Assert.Equal(["x"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task Produce_FiveInFlightFirstFailsRetriably_EveryRecordOnceInOrderWithoutEpochBump()
+    {
+        // S2: five batches in flight; the first fails retriably, the next four are out of order; all are retried.
+        await using Producer producer = Create();
+        await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
+
+        var gates = Enumerable.Range(0, 5).Select(_ => new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var held = new List<ProduceCall>();
+        var fiveArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        for (int i = 0; i < 5; i++)
+        {
+            int n = i;
+            _broker.Script.Enqueue(call =>
+            {
+                lock (held)
+                {
+                    held.Add(call);
+                    if (held.Count == 5)
+                    {
+                        fiveArrived.SetResult();
+                    }
+                }
+
+                return gates[n].Task;
+            });
+        }
+
+        var results = new List<Task<DeliveryResult>>();
+        for (int i = 1; i <= 6; i++)
+        {
+            results.Add(producer.ProduceAsync("t", Text($"r{i}")));
+        }
+
+        await fiveArrived.Task.WaitAsync(Guard);
+        Assert.Equal(6, _broker.ProduceCalls.Count); // r0 + five in flight; r6 waits for a free slot
+        gates[0].SetResult(ProduceResult.Failed(ErrorCode.NotLeaderOrFollower, "moving"));
+        for (int i = 1; i < 5; i++)
+        {
+            gates[i].SetResult(held[i].Apply());
+        }
+
+        DeliveryResult[] delivered = await Task.WhenAll(results).WaitAsync(Guard);
+
+        Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], delivered.Select(d => d.Offset));
+        Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5", "r6"], _broker.Partition("t", 0).Values);
+        Assert.Single(_broker.RegistryCalls);
+        Assert.Equal(0, producer.ProducerEpoch);
+        Assert.All(_broker.ProduceCalls, c => Assert.Equal(0, c.Header.ProducerEpoch));
+    }
+
+    [Fact]
+    public async Task ProduceAsync_BatchFailsForGoodLeavingGap_EpochBumpedAndNextBatchRestartsAtZero()
+    {
+        // S5: a delivery timeout leaves a sequence gap; the next batch is out of order on the oldest: bump, restart at 0.
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) });
+        await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
+        _broker.Script.Enqueue(_ =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(41));
+            return Task.FromResult(ProduceResult.Failed(ErrorCode.NotLeaderOrFollower, "moving"));
+        });
+
+        DeliveryTimeoutException failed = await Assert.ThrowsAsync<DeliveryTimeoutException>(() => producer.ProduceAsync("t", Text("r1")).WaitAsync(Guard));
+        DeliveryResult r2 = await producer.ProduceAsync("t", Text("r2")).WaitAsync(Guard);
+
+        Assert.False(failed.PossiblyPersisted);
+        Assert.Equal(new TopicPartition("t", 0), failed.TopicPartition);
+        Assert.Equal(1, r2.Offset);
+        Assert.Equal(["r0", "r2"], _broker.Partition("t", 0).Values);
+        RecordBatchHeader last = _broker.Partition("t", 0).Batches[^1];
+        Assert.Equal(((short)1, 0), (last.ProducerEpoch, last.BaseSequence));
+        Assert.Equal(new InitProducerIdRequest(1000, 0), _broker.RegistryCalls.Last());
+        Assert.Equal(1, producer.ProducerEpoch);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_AfterEpochBump_IdlePartitionStartsAtSequenceZero()
+    {
+        // S6: a partition with nothing in flight must not send its old, non-zero sequence in the new epoch.
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) }, partitions: 2);
+        var p0 = new TopicPartition("t", 0);
+        var p1 = new TopicPartition("t", 1);
+        await producer.ProduceAsync(p0, Text("a0")).WaitAsync(Guard);
+        await producer.ProduceAsync(p1, Text("b0")).WaitAsync(Guard);
+        await producer.ProduceAsync(p1, Text("b1")).WaitAsync(Guard);
+        _broker.Script.Enqueue(_ =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(41));
+            return Task.FromResult(ProduceResult.Failed(ErrorCode.NotLeaderOrFollower, "moving"));
+        });
+        await Assert.ThrowsAsync<DeliveryTimeoutException>(() => producer.ProduceAsync(p0, Text("a1")).WaitAsync(Guard));
+        await producer.ProduceAsync(p0, Text("a2")).WaitAsync(Guard);
+
+        DeliveryResult b2 = await producer.ProduceAsync(p1, Text("b2")).WaitAsync(Guard);
+
+        ProduceCall b2Call = _broker.ProduceCalls.Last();
+        Assert.Equal((1, (short)1, 0), (b2Call.Partition, b2Call.Header.ProducerEpoch, b2Call.Header.BaseSequence));
+        Assert.Equal(2, b2.Offset);
+        Assert.Equal(["b0", "b1", "b2"], _broker.Partition("t", 1).Values);
+        Assert.Equal(["a0", "a2"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_UnknownOutcomeBatchOnGappedPartition_FailsAsPossiblyPersistedAndIsNotResentInNewEpoch()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) });
+        await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
+
+        // r1: lost without being written, and its delivery timeout passes: a gap at sequence 1.
+        _broker.Script.Enqueue(_ =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(41));
+            return Task.FromException<ProduceResult>(new TimeoutException("lost"));
+        });
+        DeliveryTimeoutException r1 = await Assert.ThrowsAsync<DeliveryTimeoutException>(() => producer.ProduceAsync("t", Text("r1")).WaitAsync(Guard));
+
+        // r2: its first send times out (outcome unknown), its resend is out of order on the oldest batch.
+        _broker.Script.Enqueue(_ => Task.FromException<ProduceResult>(new TimeoutException("lost")));
+        ProduceException r2 = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", Text("r2")).WaitAsync(Guard));
+        int callsBefore = _broker.ProduceCalls.Count;
+        DeliveryResult r3 = await producer.ProduceAsync("t", Text("r3")).WaitAsync(Guard);
+
+        Assert.True(r1.PossiblyPersisted);
+        Assert.True(r2.PossiblyPersisted);
+        Assert.Equal(ErrorCode.OutOfOrderSequenceNumber, r2.ErrorCode);
+        Assert.Equal(callsBefore + 1, _broker.ProduceCalls.Count);
+        Assert.DoesNotContain(_broker.ProduceCalls, c => c.Header.ProducerEpoch == 1 && RecordBatchReader.ReadRecords(c.Batch).Any(r => Encoding.UTF8.GetString(r.Value!.Value.Span) == "r2"));
+        Assert.Equal(1, r3.Offset);
+        Assert.Equal(["r0", "r3"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_InvalidProducerEpoch_FailsWithFencedAndRefusesNewRecords()
+    {
+        await using Producer producer = Create();
+        await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
+        _broker.Script.Enqueue(_ => Task.FromResult(new ProduceResult(ErrorCode.InvalidProducerEpoch, -1, -1, 0, false, -1, 3, "fenced")));
+
+        ProducerFencedException fenced = await Assert.ThrowsAsync<ProducerFencedException>(() => producer.ProduceAsync("t", Text("r1")).WaitAsync(Guard));
+
+        Assert.True(fenced.IsFatal);
+        Assert.False(fenced.IsRetriable);
+        Assert.Equal(ErrorCode.InvalidProducerEpoch, fenced.ErrorCode);
+        Assert.Throws<ProducerFencedException>(() => producer.Produce("t", Text("r2")));
+        Assert.Equal(["r0"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_SameProducerIdentityRestarted_OldIncarnationFenced()
+    {
+        // S8: the new incarnation bumps the epoch; the old one is fenced at the partition, nothing of it is written after.
+        _broker.AddTopic("t", 1);
+        var options = new ProducerOptions { LingerMs = 0, ProducerIdentity = "orders-writer", TimeProvider = _time, RetryBackoff = TimeSpan.Zero };
+        await using var old = new Producer(_broker, options);
+        await old.ProduceAsync("t", Text("old-1")).WaitAsync(Guard);
+        await using var next = new Producer(_broker, options);
+        await next.ProduceAsync("t", Text("new-1")).WaitAsync(Guard);
+
+        await Assert.ThrowsAsync<ProducerFencedException>(() => old.ProduceAsync("t", Text("old-2")).WaitAsync(Guard));
+
+        Assert.Equal(old.ProducerId, next.ProducerId);
+        Assert.Equal((short)1, next.ProducerEpoch);
+        Assert.Equal(["old-1", "new-1"], _broker.Partition("t", 0).Values);
+        Assert.All(_broker.RegistryCalls, r => Assert.Equal("orders-writer", r.ProducerIdentity));
+    }
+
+    [Fact]
+    public async Task ProduceAsync_NonRetriableBrokerError_FailsWithThatCode()
+    {
+        await using Producer producer = Create();
+        _broker.Script.Enqueue(_ => Task.FromResult(ProduceResult.Failed(ErrorCode.InvalidRecord, "bad header")));
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", Text("x")).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.InvalidRecord, error.ErrorCode);
+        Assert.False(error.IsRetriable);
+        Assert.False(error.PossiblyPersisted);
+        Assert.Equal("x", error.FailedMessage!.GetValueString());
+        Assert.Single(_broker.ProduceCalls);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_RecordLargerThanTopicMaxMessageBytes_FailsWithoutSending()
+    {
+        await using Producer producer = Create(maxMessageBytes: 2048);
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", new Message { Value = new byte[4000] }).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.MessageTooLarge, error.ErrorCode);
+        Assert.Empty(_broker.ProduceCalls);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_UnknownTopic_FailsWithUnknownTopicOrPartition()
+    {
+        await using Producer producer = Create();
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("missing", Text("x")).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, error.ErrorCode);
+        Assert.Empty(_broker.ProduceCalls);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a/b")]
+    [InlineData("..")]
+    public async Task ProduceAsync_IllegalTopicName_FailsWithInvalidTopic(string topic)
+    {
+        await using Producer producer = Create();
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(topic, Text("x")));
+
+        Assert.Equal(ErrorCode.InvalidTopic, error.ErrorCode);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_PartitionOutOfRange_FailsWithUnknownTopicOrPartition()
+    {
+        await using Producer producer = Create(partitions: 2);
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(new TopicPartition("t", 2), Text("x")).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, error.ErrorCode);
+    }
+
+    [Fact]
+    public async Task Produce_ManyRecordsWithCallbacks_FlushWaitsAndCallbacksRunInOffsetOrder()
+    {
+        await using Producer producer = Create();
+        var offsets = new List<long>();
+
+        for (int i = 0; i < 200; i++)
+        {
+            producer.Produce("t", Text($"v{i}"), report =>
+            {
+                Assert.True(report.IsSuccess);
+                offsets.Add(report.Result!.Offset);
+            });
+        }
+
+        await producer.FlushAsync().WaitAsync(Guard);
+
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => (long)i), offsets);
+        Assert.Equal(0, producer.PendingCount);
+        Assert.Equal(200, _broker.Partition("t", 0).Values.Count);
+    }
+
+    [Fact]
+    public async Task Produce_IdempotenceDisabled_BatchesCarryNoProducerIdAndRegistryUnused()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
+
+        await producer.ProduceAsync("t", Text("x")).WaitAsync(Guard);
+
+        RecordBatchHeader h = _broker.ProduceCalls.Single().Header;
+        Assert.Equal((-1L, (short)-1, -1), (h.ProducerId, h.ProducerEpoch, h.BaseSequence));
+        Assert.Empty(_broker.RegistryCalls);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_KeyedRecords_LandOnKafkaDefaultPartition()
+    {
+        await using Producer producer = Create(partitions: 4);
+
+        for (int i = 0; i < 20; i++)
+        {
+            byte[] key = Encoding.UTF8.GetBytes($"key-{i}");
+            DeliveryResult result = await producer.ProduceAsync("t", new Message { Key = key, Value = key }).WaitAsync(Guard);
+            Assert.Equal(KafkaPartitioner.Partition(key, 4), result.Partition);
+        }
+
+        Assert.Equal(20, Enumerable.Range(0, 4).Sum(p => _broker.Partition("t", p).Values.Count));
+    }
+
+    [Fact]
+    public async Task Produce_KeylessRecords_StickToOnePartitionUntilBatchIsFullThenMove()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, BatchSize = 1024, DeliveryTimeout = TimeSpan.FromMinutes(5) }, partitions: 3);
+
+        for (int i = 0; i < 40; i++)
+        {
+            producer.Produce("t", new Message { Value = new byte[100] });
+        }
+
+        await producer.FlushAsync().WaitAsync(Guard);
+
+        ProduceCall[] calls = [.. _broker.ProduceCalls];
+        Assert.Equal(40, calls.Sum(c => c.Header.RecordCount));
+        Assert.True(calls.Length >= 4, $"expected several batches, got {calls.Length}");
+        Assert.All(calls[..^1], c => Assert.True(c.Header.RecordCount > 1));
+        for (int i = 1; i < calls.Length; i++)
+        {
+            Assert.NotEqual(calls[i - 1].Partition, calls[i].Partition);
+        }
+    }
+
+    [Fact]
+    public async Task Produce_CustomPartitioner_IsUsedForEveryRecord()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, Partitioner = (_, count, _, _) => count - 1 }, partitions: 3);
+
+        DeliveryResult result = await producer.ProduceAsync("t", Text("x", "k")).WaitAsync(Guard);
+
+        Assert.Equal(2, result.Partition);
+    }
+
+    [Fact]
+    public async Task ProduceAsync_CustomPartitionerThrows_RecordFailsAndNothingStaysPending()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, Partitioner = (_, _, _, _) => throw new InvalidOperationException("boom") });
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", Text("x")).WaitAsync(Guard));
+        await producer.FlushAsync().WaitAsync(Guard);
+
+        Assert.Contains("boom", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, producer.PendingCount);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_PendingRecords_FlushedFirst()
+    {
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        producer.Produce("t", Text("x"));
+
+        await producer.DisposeAsync().AsTask().WaitAsync(Guard);
+
+        Assert.Equal(["x"], _broker.Partition("t", 0).Values);
+        Assert.Throws<ObjectDisposedException>(() => producer.Produce("t", Text("y")));
+    }
+}
