@@ -1,0 +1,359 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansBroker.Log;
+using OrleansBroker.Protocol;
+
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>
+/// One topic partition (key: partition number + topic name): a thin shell over <see cref="PartitionLog"/>, which applies the append rules.
+/// </summary>
+/// <remarks>
+/// <para>Activation asks the topic catalog whether the topic and partition exist (creating the topic when
+/// <see cref="BrokerOptions.AutoCreateTopics"/> is on), then opens the log, which recovers the producer state before any batch is accepted
+/// (rule 2). An activation that cannot serve answers every call with a result code and deactivates so the next call activates afresh:
+/// <see cref="ErrorCode.UnknownTopicOrPartition"/> for a missing topic or partition, <see cref="ErrorCode.NotLeaderOrFollower"/> when another
+/// activation still holds the log's writer lock, <see cref="ErrorCode.KafkaStorageError"/> when storage fails.</para>
+/// <para>The produce path calls no other grain (SCENARIOS S7). Not reentrant: one call at a time, so appends are ordered.</para>
+/// </remarks>
+internal sealed partial class PartitionGrain : Grain, IPartitionGrain
+{
+    private static readonly byte[] NoRecords = [];
+
+    private readonly ILogStoreFactory _storeFactory;
+    private readonly BrokerOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger<PartitionGrain> _logger;
+
+    private string _topic = string.Empty;
+    private int _partition = -1;
+    private PartitionLog? _log;
+    private IGrainTimer? _expiryTimer;
+    private ErrorCode _unavailableError = ErrorCode.NotLeaderOrFollower;
+    private string _unavailableMessage = "The partition is not open.";
+
+    public PartitionGrain(ILogStoreFactory storeFactory, IOptions<BrokerOptions> options, TimeProvider timeProvider, ILoggerFactory loggerFactory, ILogger<PartitionGrain> logger)
+    {
+        _storeFactory = storeFactory;
+        _options = options.Value;
+        _timeProvider = timeProvider;
+        _loggerFactory = loggerFactory;
+        _logger = logger;
+    }
+
+    private string PartitionName => $"{_topic}-{_partition.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <inheritdoc />
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        long key = this.GetPrimaryKeyLong(out string? topic);
+        _topic = topic ?? string.Empty;
+        if (key is < 0 or > int.MaxValue)
+        {
+            SetUnknown($"Partition {key} of topic '{_topic}' does not exist.");
+            return;
+        }
+
+        _partition = (int)key;
+        if (!TopicName.IsValid(_topic, out string? reason))
+        {
+            SetUnknown($"Topic '{_topic}' does not exist: {reason}");
+            return;
+        }
+
+        TopicDescription? description;
+        try
+        {
+            description = await ResolveTopicAsync();
+        }
+#pragma warning disable CA1031 // Any failure to reach the catalog makes this activation unavailable (retriable), not broken.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogCatalogUnavailable(_logger, PartitionName, ex);
+            SetUnavailable(ErrorCode.NotLeaderOrFollower, $"Partition {PartitionName} could not reach the topic catalog ({ex.GetType().Name}); retry.");
+            return;
+        }
+
+        if (description is null)
+        {
+            SetUnknown($"Topic '{_topic}' does not exist.");
+            return;
+        }
+
+        if (_partition >= description.PartitionCount)
+        {
+            SetUnknown($"Topic '{_topic}' has {description.PartitionCount} partitions; partition {_partition} does not exist.");
+            return;
+        }
+
+        PartitionLogOptions logOptions = CreateLogOptions(description.Settings);
+        try
+        {
+            // From OpenAsync on, the log owns the store and disposes it when opening fails.
+            ILogStore store = _storeFactory.Create(_topic, _partition, logOptions);
+            _log = await PartitionLog.OpenAsync(store, logOptions, _timeProvider, _loggerFactory.CreateLogger<PartitionLog>(), cancellationToken);
+        }
+        catch (LogFencedException ex)
+        {
+            LogFenced(_logger, PartitionName, ex);
+            SetUnavailable(ErrorCode.NotLeaderOrFollower, $"Partition {PartitionName} is still held by another writer; retry.");
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogOpenFailed(_logger, PartitionName, ex);
+            SetUnavailable(ErrorCode.KafkaStorageError, $"Partition {PartitionName} could not open its log ({ex.Message}); retry.");
+            return;
+        }
+
+        TimeSpan interval = _options.ProducerExpirationCheckInterval;
+        _expiryTimer = this.RegisterGrainTimer(
+            static (grain, _) => grain.RemoveExpiredProducersAsync(),
+            this,
+            new GrainTimerCreationOptions(interval, interval) { Interleave = false, KeepAlive = false });
+        LogOpened(_logger, PartitionName, _log.LogStartOffset, _log.LogEndOffset, _log.ProducerState.ProducerCount);
+    }
+
+    /// <inheritdoc />
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
+        if (_log is { } log)
+        {
+            _log = null;
+            try
+            {
+                // Checkpoint (flush + producer-state snapshot) and release the writer lock.
+                await log.DisposeAsync();
+                LogClosed(_logger, PartitionName, reason.Description);
+            }
+#pragma warning disable CA1031 // Deactivation must complete; recovery on the next activation rebuilds whatever the checkpoint missed.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LogCloseFailed(_logger, PartitionName, ex);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ProduceResult> ProduceAsync(byte[] batch)
+    {
+        if (_log is not { } log)
+        {
+            DeactivateOnIdle();
+            return ProduceResult.Failed(_unavailableError, _unavailableMessage);
+        }
+
+        if (batch is null || batch.Length == 0)
+        {
+            return ProduceResult.Failed(ErrorCode.CorruptMessage, "The request carried no record batch.");
+        }
+
+        LogAppendResult result;
+        try
+        {
+            result = await log.AppendAsync(batch);
+        }
+        catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
+        {
+            ErrorCode code = await FailAsync(log, ex);
+            return ProduceResult.Failed(code, _unavailableMessage);
+        }
+
+        return Map(result, log.LogStartOffset);
+    }
+
+    /// <inheritdoc />
+    public async Task<FetchResult> FetchAsync(long offset, int maxBytes)
+    {
+        if (_log is not { } log)
+        {
+            DeactivateOnIdle();
+            return new FetchResult(_unavailableError, -1, -1, NoRecords);
+        }
+
+        ReadOnlyMemory<byte>? records;
+        try
+        {
+            records = await log.ReadAsync(offset, Math.Max(1, maxBytes));
+        }
+        catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
+        {
+            ErrorCode code = await FailAsync(log, ex);
+            return new FetchResult(code, -1, -1, NoRecords);
+        }
+
+        return records is { } bytes
+            ? new FetchResult(ErrorCode.None, log.HighWatermark, log.LogStartOffset, ToArray(bytes))
+            : new FetchResult(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, NoRecords);
+    }
+
+    /// <inheritdoc />
+    public Task<PartitionOffsets> ListOffsetsAsync()
+    {
+        if (_log is not { } log)
+        {
+            DeactivateOnIdle();
+            return Task.FromResult(new PartitionOffsets(_unavailableError, -1, -1, -1));
+        }
+
+        return Task.FromResult(new PartitionOffsets(ErrorCode.None, log.LogStartOffset, log.HighWatermark, log.LogEndOffset));
+    }
+
+    private async Task<TopicDescription?> ResolveTopicAsync()
+    {
+        ITopicCatalogGrain catalog = GrainFactory.GetGrain<ITopicCatalogGrain>(TopicCatalogGrain.Key);
+        TopicResult described = await catalog.DescribeTopicAsync(_topic);
+        if (described.Error == ErrorCode.None)
+        {
+            return described.Topic;
+        }
+
+        if (described.Error != ErrorCode.UnknownTopicOrPartition || !_options.AutoCreateTopics)
+        {
+            return null;
+        }
+
+        TopicResult created = await catalog.CreateTopicAsync(_topic, _options.DefaultPartitions, settings: null);
+        switch (created.Error)
+        {
+            case ErrorCode.None:
+                LogAutoCreated(_logger, _topic, _options.DefaultPartitions);
+                return created.Topic;
+            case ErrorCode.TopicAlreadyExists:
+                // Another partition created it at the same moment.
+                return created.Topic ?? (await catalog.DescribeTopicAsync(_topic)).Topic;
+            default:
+                LogAutoCreateFailed(_logger, _topic, created.Error, created.Message);
+                return null;
+        }
+    }
+
+    private PartitionLogOptions CreateLogOptions(TopicSettings settings) => new()
+    {
+        MaxMessageBytes = settings.MaxMessageBytes,
+        SegmentBytes = settings.SegmentBytes,
+        FlushMessages = settings.FlushMessages,
+        FlushInterval = settings.FlushMs is long ms ? TimeSpan.FromMilliseconds(ms) : null,
+        ProducerIdExpiration = _options.ProducerIdExpiration,
+    };
+
+    /// <summary>The log failed: close it, answer retriable errors until the grain is gone, and deactivate so the next activation recovers.</summary>
+    private async Task<ErrorCode> FailAsync(PartitionLog log, Exception ex)
+    {
+        ErrorCode code = ex is LogFencedException ? ErrorCode.NotLeaderOrFollower : ErrorCode.KafkaStorageError;
+        LogStorageFailed(_logger, PartitionName, code, ex);
+        _log = null;
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
+        await DisposeQuietlyAsync(log);
+        SetUnavailable(code, code == ErrorCode.NotLeaderOrFollower
+            ? $"Partition {PartitionName} lost its writer lock; retry."
+            : $"Partition {PartitionName} storage failed ({ex.Message}); retry: the partition recovers on its next activation.");
+        return code;
+    }
+
+    private Task RemoveExpiredProducersAsync()
+    {
+        if (_log is { IsFaulted: false } log)
+        {
+            int removed = log.RemoveExpiredProducers();
+            if (removed > 0)
+            {
+                LogExpired(_logger, PartitionName, removed);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void SetUnknown(string message)
+    {
+        LogUnknown(_logger, _topic, _partition, message);
+        SetUnavailable(ErrorCode.UnknownTopicOrPartition, message);
+    }
+
+    private void SetUnavailable(ErrorCode code, string message)
+    {
+        _unavailableError = code;
+        _unavailableMessage = message;
+    }
+
+    private async ValueTask DisposeQuietlyAsync(PartitionLog log)
+    {
+        try
+        {
+            await log.DisposeAsync();
+        }
+#pragma warning disable CA1031 // Best effort: the resource is being abandoned after a failure.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogCloseFailed(_logger, PartitionName, ex);
+        }
+    }
+
+    private static ProduceResult Map(LogAppendResult result, long logStartOffset)
+    {
+        return result.Status switch
+        {
+            AppendStatus.Appended => new ProduceResult(ErrorCode.None, result.BaseOffset, result.Timestamp, logStartOffset, IsDuplicate: false, -1, -1, null),
+            AppendStatus.Duplicate => new ProduceResult(ErrorCode.None, result.BaseOffset, result.Timestamp, logStartOffset, IsDuplicate: true, -1, -1, null),
+            AppendStatus.InvalidProducerEpoch => Error(ErrorCode.InvalidProducerEpoch, "The producer epoch is older than the partition's current one (fenced).", currentEpoch: result.CurrentEpoch),
+            AppendStatus.OutOfOrderSequence => Error(ErrorCode.OutOfOrderSequenceNumber, $"Out of order sequence number; expected {result.ExpectedSequence}.", expectedSequence: result.ExpectedSequence),
+            AppendStatus.CorruptMessage => Error(ErrorCode.CorruptMessage, "The record batch failed its CRC or did not decode."),
+            AppendStatus.MessageTooLarge => Error(ErrorCode.MessageTooLarge, "The record batch is larger than the topic's max.message.bytes."),
+            AppendStatus.UnsupportedCompression => Error(ErrorCode.UnsupportedCompressionType, "The record batch's compression codec is not accepted."),
+            AppendStatus.UnsupportedMagic => Error(ErrorCode.UnsupportedForMessageFormat, "The record batch's magic byte is not 2."),
+            AppendStatus.InvalidRecord => Error(ErrorCode.InvalidRecord, "A record batch header field is inconsistent."),
+            _ => Error(ErrorCode.UnknownServerError, $"Unexpected append status {result.Status}."),
+        };
+
+        ProduceResult Error(ErrorCode code, string fallback, int expectedSequence = -1, short currentEpoch = -1) =>
+            new(code, -1, -1, logStartOffset, false, expectedSequence, currentEpoch, result.Message ?? fallback);
+    }
+
+    private static byte[] ToArray(ReadOnlyMemory<byte> bytes) =>
+        MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment) && segment.Array is { } array && segment.Offset == 0 && segment.Count == array.Length
+            ? array
+            : bytes.ToArray();
+
+    [LoggerMessage(1, LogLevel.Debug, "Partition {Partition} opened: log start offset {LogStartOffset}, log end offset {LogEndOffset}, {ProducerCount} producers recovered")]
+    private static partial void LogOpened(ILogger logger, string partition, long logStartOffset, long logEndOffset, int producerCount);
+
+    [LoggerMessage(2, LogLevel.Debug, "Partition {Partition} of topic {Topic} is unknown: {Reason}")]
+    private static partial void LogUnknown(ILogger logger, string topic, int partition, string reason);
+
+    [LoggerMessage(3, LogLevel.Warning, "Partition {Partition} is held by another writer; answering NotLeaderOrFollower until reactivated")]
+    private static partial void LogFenced(ILogger logger, string partition, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Error, "Partition {Partition} could not open its log; answering KafkaStorageError until reactivated")]
+    private static partial void LogOpenFailed(ILogger logger, string partition, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Error, "Partition {Partition} storage failed ({Error}); closing the log and deactivating")]
+    private static partial void LogStorageFailed(ILogger logger, string partition, ErrorCode error, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Debug, "Partition {Partition} closed ({Reason})")]
+    private static partial void LogClosed(ILogger logger, string partition, string reason);
+
+    [LoggerMessage(7, LogLevel.Warning, "Partition {Partition} could not close its log cleanly; the next activation recovers from storage")]
+    private static partial void LogCloseFailed(ILogger logger, string partition, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Debug, "Partition {Partition} removed {Count} expired producers")]
+    private static partial void LogExpired(ILogger logger, string partition, int count);
+
+    [LoggerMessage(9, LogLevel.Warning, "Partition {Partition} could not reach the topic catalog")]
+    private static partial void LogCatalogUnavailable(ILogger logger, string partition, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Information, "Auto-created topic {Topic} with {PartitionCount} partitions")]
+    private static partial void LogAutoCreated(ILogger logger, string topic, int partitionCount);
+
+    [LoggerMessage(11, LogLevel.Warning, "Could not auto-create topic {Topic}: {Error} {Reason}")]
+    private static partial void LogAutoCreateFailed(ILogger logger, string topic, ErrorCode error, string? reason);
+}
