@@ -1,36 +1,33 @@
 using System.Globalization;
 using System.Net;
-using Microsoft.Extensions.Configuration;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansBroker.Server;
+using OrleansBroker.Server.AzureStorage;
 using OrleansBroker.SiloHost;
+using OrleansBroker.SiloHost.Internal;
 
 // Settings, lowest priority first: appsettings.json beside the executable, appsettings.{Environment}.json, environment variables
-// (Broker__GatewayPort=30001), command line (--Broker:GatewayPort 30001). Relative paths (Broker:DataDirectory) resolve against the
-// current directory.
-HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+// (Broker__GatewayPort=30001, ConnectionStrings__AzureStorage=...), command line (--Broker:GatewayPort 30001). Relative paths
+// (Broker:DataDirectory) resolve against the current directory. WebApplication (not the plain host) only for the health endpoint.
+WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
     Args = args,
     ContentRootPath = AppContext.BaseDirectory,
 });
 
-IConfigurationSection brokerSection = builder.Configuration.GetSection(BrokerOptions.SectionName);
-SiloHostOptions hostOptions = brokerSection.Get<SiloHostOptions>() ?? new SiloHostOptions();
-
-// Check every setting before starting anything, and report all problems at once (the silo validates BrokerOptions again at start).
-List<string> failures = [.. hostOptions.Validate()];
-ValidateOptionsResult brokerValidation = new BrokerOptionsValidator().Validate(null, brokerSection.Get<BrokerOptions>() ?? new BrokerOptions());
-if (brokerValidation.Failed)
+// Check every setting before starting anything, and report all problems at once (the silo validates its options again at start).
+SiloHostSettings settings = SiloHostSettings.Read(builder.Configuration);
+if (!settings.IsValid)
 {
-    failures.AddRange(brokerValidation.Failures ?? []);
-}
-
-if (failures.Count > 0)
-{
-    foreach (string failure in failures)
+    foreach (string failure in settings.Failures)
     {
         await Console.Error.WriteLineAsync($"error: {failure}");
     }
@@ -38,20 +35,85 @@ if (failures.Count > 0)
     return 2;
 }
 
-IPAddress advertised = hostOptions.AdvertisedIPAddress is { } configured ? IPAddress.Parse(configured) : IPAddress.Loopback;
+SiloHostOptions hostOptions = settings.Options;
+string? connectionString = settings.AzureStorageConnectionString;
+bool azureStorage = hostOptions.Storage == BrokerStorageKind.AzureStorage;
+bool azureClustering = hostOptions.EffectiveClustering == BrokerClusteringKind.AzureStorage;
+IPAddress? configuredAddress = hostOptions.AdvertisedIPAddress is { } configured ? IPAddress.Parse(configured) : null;
+IPAddress advertised = configuredAddress ?? IPAddress.Loopback;
 
-// Graceful stop on SIGINT/SIGTERM: the silo deactivates every partition grain, which flushes its log and snapshots producer state.
-builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-builder.Services.AddOptions<BrokerOptions>().Bind(brokerSection);
+// Loopback only unless an address is advertised or Kubernetes hosting is on (the kubelet probes and other pods connect to the pod IP).
+bool listenOnAll = configuredAddress is not null || hostOptions.Kubernetes;
+
+// Graceful stop on SIGINT/SIGTERM: the silo deactivates every partition grain, which flushes its log, snapshots producer state and
+// releases its writer lease. A Kubernetes terminationGracePeriodSeconds must be longer than this.
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(SiloHostOptions.ShutdownTimeoutSeconds));
+builder.Services.AddOptions<BrokerOptions>().Bind(builder.Configuration.GetSection(BrokerOptions.SectionName));
+
+// Health endpoint (/healthz/live, /healthz/ready) on its own port; port 0: no HTTP listener at all.
+builder.Services.AddBrokerHealthChecks();
+if (hostOptions.HealthPort > 0)
+{
+    builder.WebHost.ConfigureKestrel(kestrel =>
+    {
+        if (listenOnAll)
+        {
+            kestrel.ListenAnyIP(hostOptions.HealthPort);
+        }
+        else
+        {
+            kestrel.Listen(IPAddress.Loopback, hostOptions.HealthPort);
+        }
+    });
+}
+else
+{
+    builder.Services.AddSingleton<IServer, NoHttpServer>();
+}
 
 builder.UseOrleans(silo =>
 {
-    silo.UseLocalhostClustering(
-        siloPort: hostOptions.SiloPort,
-        gatewayPort: hostOptions.GatewayPort,
-        primarySiloEndpoint: hostOptions.AdvertisedIPAddress is null ? null : new IPEndPoint(advertised, hostOptions.SiloPort),
-        serviceId: hostOptions.ServiceId,
-        clusterId: hostOptions.ClusterId);
+    if (azureClustering)
+    {
+        silo.UseOrleansBrokerAzureClustering(connectionString!);
+        silo.Configure<EndpointOptions>(o =>
+        {
+            o.SiloPort = hostOptions.SiloPort;
+            o.GatewayPort = hostOptions.GatewayPort;
+            if (!hostOptions.Kubernetes || configuredAddress is not null)
+            {
+                // Under Kubernetes without an explicit address, UseKubernetesHosting advertises POD_IP.
+                o.AdvertisedIPAddress = advertised;
+            }
+
+            if (listenOnAll)
+            {
+                o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Any, hostOptions.SiloPort);
+                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Any, hostOptions.GatewayPort);
+            }
+        });
+    }
+    else
+    {
+        silo.UseLocalhostClustering(
+            siloPort: hostOptions.SiloPort,
+            gatewayPort: hostOptions.GatewayPort,
+            primarySiloEndpoint: configuredAddress is null ? null : new IPEndPoint(advertised, hostOptions.SiloPort),
+            serviceId: hostOptions.ServiceId,
+            clusterId: hostOptions.ClusterId);
+
+        if (configuredAddress is not null)
+        {
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = advertised;
+                o.SiloPort = hostOptions.SiloPort;
+                o.GatewayPort = hostOptions.GatewayPort;
+                o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Any, hostOptions.SiloPort);
+                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Any, hostOptions.GatewayPort);
+            });
+        }
+    }
 
     // Set explicitly: a client with another cluster id is dropped by the silo while its StartAsync keeps retrying.
     silo.Configure<ClusterOptions>(o =>
@@ -60,25 +122,34 @@ builder.UseOrleans(silo =>
         o.ServiceId = hostOptions.ServiceId;
     });
 
-    if (hostOptions.AdvertisedIPAddress is not null)
+    if (hostOptions.Kubernetes)
     {
-        silo.Configure<EndpointOptions>(o =>
-        {
-            o.AdvertisedIPAddress = advertised;
-            o.SiloPort = hostOptions.SiloPort;
-            o.GatewayPort = hostOptions.GatewayPort;
-            o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Any, hostOptions.SiloPort);
-            o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Any, hostOptions.GatewayPort);
-        });
+        // After ClusterOptions, so ORLEANS_CLUSTER_ID / ORLEANS_SERVICE_ID (from the pod's labels) win when set.
+        silo.UseKubernetesHosting();
     }
 
-    silo.AddOrleansBroker();
+    if (azureStorage)
+    {
+        AzureStorageBrokerOptions azure = hostOptions.CopyAzureStorage(connectionString);
+        silo.AddOrleansBrokerAzureStorage(o =>
+        {
+            o.ConnectionString = azure.ConnectionString;
+            o.LogContainerName = azure.LogContainerName;
+            o.GrainStateContainerName = azure.GrainStateContainerName;
+            o.LeaseDuration = azure.LeaseDuration;
+        });
+    }
+    else
+    {
+        silo.AddOrleansBroker();
+    }
 });
 
-using IHost host = builder.Build();
+await using WebApplication app = builder.Build();
+app.MapBrokerHealthChecks();
 try
 {
-    await host.StartAsync();
+    await app.StartAsync();
 }
 catch (OptionsValidationException ex)
 {
@@ -97,20 +168,37 @@ catch (Exception ex)
     return 1;
 }
 
-string dataDirectory = Path.GetFullPath(host.Services.GetRequiredService<IOptions<BrokerOptions>>().Value.DataDirectory);
-string listenAddress = hostOptions.AdvertisedIPAddress is null ? advertised.ToString() : $"{IPAddress.Any} (advertised {advertised})";
+// What actually runs, after Kubernetes hosting and the other option sources had their say.
+EndpointOptions endpoint = app.Services.GetRequiredService<IOptions<EndpointOptions>>().Value;
+ClusterOptions cluster = app.Services.GetRequiredService<IOptions<ClusterOptions>>().Value;
+string address = endpoint.AdvertisedIPAddress?.ToString() ?? advertised.ToString();
+string listenAddress = listenOnAll ? $"{IPAddress.Any} (advertised {address})" : address;
+string clustering = azureClustering
+    ? $"Azure Table Storage, table {AzureStorageBrokerHostingExtensions.DefaultClusteringTableName} at {new TableServiceClient(connectionString).Uri}"
+    : "localhost (a single-silo cluster)";
+string storage = azureStorage
+    ? $"Azure Storage      : logs in container '{hostOptions.AzureStorage.LogContainerName}', metadata in '{hostOptions.AzureStorage.GrainStateContainerName}' at {new BlobServiceClient(connectionString).Uri}"
+    : $"Data directory     : {Path.GetFullPath(app.Services.GetRequiredService<IOptions<BrokerOptions>>().Value.DataDirectory)}";
+string health = hostOptions.HealthPort > 0
+    ? $"http://{(listenOnAll ? address : IPAddress.Loopback.ToString())}:{hostOptions.HealthPort}{HealthEndpoints.LivePath} and {HealthEndpoints.ReadyPath}"
+    : "disabled (Broker:HealthPort is 0)";
+string kubernetes = hostOptions.Kubernetes
+    ? $"{Environment.NewLine}      Kubernetes         : on (pod {app.Services.GetRequiredService<IOptions<SiloOptions>>().Value.SiloName})"
+    : string.Empty;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 
     OrleansBroker silo started
-      Gateway (clients)  : {advertised}:{hostOptions.GatewayPort}
-      Silo (cluster)     : {advertised}:{hostOptions.SiloPort}
+      Gateway (clients)  : {address}:{endpoint.GatewayPort}
+      Silo (cluster)     : {address}:{endpoint.SiloPort}
       Listening on       : {listenAddress}
-      Cluster id         : {hostOptions.ClusterId} (service id {hostOptions.ServiceId})
-      Data directory     : {dataDirectory}
+      Cluster id         : {cluster.ClusterId} (service id {cluster.ServiceId})
+      Clustering         : {clustering}
+      {storage}
+      Health             : {health}{kubernetes}
       Press Ctrl+C (SIGINT) or send SIGTERM to stop gracefully.
 
     """));
 
-await host.WaitForShutdownAsync();
+await app.WaitForShutdownAsync();
 Console.WriteLine("OrleansBroker silo stopped.");
 return 0;

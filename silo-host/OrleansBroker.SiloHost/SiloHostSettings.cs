@@ -1,0 +1,131 @@
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using OrleansBroker.Server;
+using OrleansBroker.Server.AzureStorage;
+
+namespace OrleansBroker.SiloHost;
+
+/// <summary>
+/// Everything the silo host reads from configuration, checked before anything starts: <see cref="SiloHostOptions"/> and
+/// <see cref="BrokerOptions"/> from the <c>Broker</c> section, and the connection string <c>ConnectionStrings:AzureStorage</c>.
+/// </summary>
+public sealed class SiloHostSettings
+{
+    private SiloHostSettings(SiloHostOptions options, BrokerOptions broker, string? connectionString, IReadOnlyList<string> failures)
+    {
+        Options = options;
+        Broker = broker;
+        AzureStorageConnectionString = connectionString;
+        Failures = failures;
+    }
+
+    /// <summary>Ports, cluster, storage, clustering and hosting settings (defaults where a value could not be read).</summary>
+    public SiloHostOptions Options { get; }
+
+    /// <summary>The broker's own settings (defaults where a value could not be read).</summary>
+    public BrokerOptions Broker { get; }
+
+    /// <summary>The value of <c>ConnectionStrings:AzureStorage</c>, or <c>null</c>.</summary>
+    public string? AzureStorageConnectionString { get; }
+
+    /// <summary>Every problem found, each saying what to set; empty when the host can start.</summary>
+    public IReadOnlyList<string> Failures { get; }
+
+    /// <summary>True when <see cref="Failures"/> is empty.</summary>
+    public bool IsValid => Failures.Count == 0;
+
+    /// <summary>Reads and checks the settings, collecting every problem rather than stopping at the first.</summary>
+    /// <param name="configuration">The host's configuration (appsettings.json, environment, command line).</param>
+    /// <returns>The settings and their problems.</returns>
+    public static SiloHostSettings Read(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var failures = new List<string>();
+        IConfigurationSection section = configuration.GetSection(BrokerOptions.SectionName);
+
+        // Enumerations first, with the allowed names in the message; a wrong one is left at its default and the rest is still checked.
+        var skip = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        CheckEnum<BrokerStorageKind>(section, nameof(SiloHostOptions.Storage), failures, skip);
+        CheckEnum<BrokerClusteringKind>(section, nameof(SiloHostOptions.Clustering), failures, skip);
+
+        var options = new SiloHostOptions();
+        BindLeniently(section, options, failures, skip);
+        var broker = new BrokerOptions();
+        BindLeniently(section, broker, failures, skip);
+        string? connectionString = configuration.GetConnectionString(SiloHostOptions.AzureStorageConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            connectionString = null;
+        }
+
+        failures.AddRange(options.Validate(connectionString));
+        AddFailures(new BrokerOptionsValidator().Validate(null, broker), failures);
+        if (options.Storage == BrokerStorageKind.AzureStorage)
+        {
+            AddFailures(new AzureStorageBrokerLimitsValidator().Validate(null, broker), failures);
+        }
+
+        return new SiloHostSettings(options, broker, connectionString, failures);
+    }
+
+    /// <summary>
+    /// Binds each property on its own, so one unreadable value (<c>--Broker:SiloPort abc</c>) is reported and left at its default while
+    /// every other value is still read and checked. Nested option classes of this product are bound the same way, property by property.
+    /// </summary>
+    private static void BindLeniently(IConfigurationSection section, object target, List<string> failures, HashSet<string> skip)
+    {
+        foreach (PropertyInfo property in target.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            IConfigurationSection child = section.GetSection(property.Name);
+            if (property.GetSetMethod() is null || !child.Exists() || skip.Contains(child.Path))
+            {
+                continue;
+            }
+
+            Type type = property.PropertyType;
+            if (type.IsClass && type != typeof(string))
+            {
+                // Only this product's nested options (Broker:AzureStorage); Azure SDK clients are never bound from configuration.
+                if (type.Namespace?.StartsWith("OrleansBroker", StringComparison.Ordinal) == true && property.GetValue(target) is { } nested)
+                {
+                    BindLeniently(child, nested, failures, skip);
+                }
+
+                continue;
+            }
+
+            try
+            {
+                property.SetValue(target, child.Get(type));
+            }
+            catch (InvalidOperationException ex)
+            {
+                // The binder's message names the key and the value ("Failed to convert configuration value 'x' at 'Broker:SiloPort' to type ...").
+                failures.Add($"{ex.Message} Fix or remove that setting.");
+            }
+        }
+    }
+
+    private static void CheckEnum<TEnum>(IConfigurationSection section, string key, List<string> failures, HashSet<string> skip)
+        where TEnum : struct, Enum
+    {
+        IConfigurationSection child = section.GetSection(key);
+        string? value = child.Value;
+        if (string.IsNullOrEmpty(value) || (Enum.TryParse(value, ignoreCase: true, out TEnum parsed) && Enum.IsDefined(parsed) && !char.IsAsciiDigit(value[0])))
+        {
+            return;
+        }
+
+        failures.Add($"{child.Path} is '{value}'; set it to one of: {string.Join(", ", Enum.GetNames<TEnum>())}.");
+        _ = skip.Add(child.Path);
+    }
+
+    private static void AddFailures(ValidateOptionsResult result, List<string> failures)
+    {
+        if (result.Failed)
+        {
+            failures.AddRange(result.Failures);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+using Microsoft.Extensions.Configuration;
+using OrleansBroker.AzureStorage.Tests.Infrastructure;
+using OrleansBroker.Server.AzureStorage;
+using OrleansBroker.SiloHost;
+
+namespace OrleansBroker.DeployTests.Hosting;
+
+/// <summary>The silo host's reading and checking of its settings, in process (the process tests check the exit code).</summary>
+public sealed class SiloHostSettingsTests
+{
+    private static readonly string ConnectionString = Azurite.BuildConnectionString(10000, 10001, 10002);
+
+    [Fact]
+    public void Read_NoSettings_FileStorageLocalhostClusteringHealthOn8080()
+    {
+        SiloHostSettings settings = Read();
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+        Assert.Equal(BrokerStorageKind.File, settings.Options.Storage);
+        Assert.Null(settings.Options.Clustering);
+        Assert.Equal(BrokerClusteringKind.Localhost, settings.Options.EffectiveClustering);
+        Assert.False(settings.Options.Kubernetes);
+        Assert.Equal(8080, settings.Options.HealthPort);
+        Assert.Null(settings.AzureStorageConnectionString);
+    }
+
+    [Fact]
+    public void Read_AzureStorageWithoutConnectionString_NamesConnectionStringsAzureStorage()
+    {
+        SiloHostSettings settings = Read(("Broker:Storage", "AzureStorage"));
+
+        string failure = Assert.Single(settings.Failures);
+        Assert.Contains("ConnectionStrings:AzureStorage", failure, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings__AzureStorage", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_AzureStorageWithConnectionString_ClusteringFollowsStorage()
+    {
+        SiloHostSettings settings = Read(("broker:storage", "azurestorage"), ("ConnectionStrings:AzureStorage", ConnectionString));
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+        Assert.Equal(BrokerStorageKind.AzureStorage, settings.Options.Storage);
+        Assert.Equal(BrokerClusteringKind.AzureStorage, settings.Options.EffectiveClustering);
+        Assert.Equal(ConnectionString, settings.AzureStorageConnectionString);
+        Assert.Equal(ConnectionString, settings.Options.CopyAzureStorage(settings.AzureStorageConnectionString).ConnectionString);
+    }
+
+    [Fact]
+    public void Read_AzureStorageWithLocalhostClustering_KeepsLocalhost()
+    {
+        SiloHostSettings settings = Read(("Broker:Storage", "AzureStorage"), ("Broker:Clustering", "Localhost"), ("ConnectionStrings:AzureStorage", ConnectionString));
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+        Assert.Equal(BrokerClusteringKind.Localhost, settings.Options.EffectiveClustering);
+    }
+
+    [Fact]
+    public void Read_AzureClusteringOnFileStorageWithoutConnectionString_NamesTheSetting()
+    {
+        SiloHostSettings settings = Read(("Broker:Clustering", "AzureStorage"));
+
+        string failure = Assert.Single(settings.Failures);
+        Assert.StartsWith("Broker:Clustering is AzureStorage", failure, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings:AzureStorage", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_KubernetesWithLocalhostClustering_FailsBecauseItHasNoMembership()
+    {
+        SiloHostSettings settings = Read(("Broker:Kubernetes", "true"));
+
+        string failure = Assert.Single(settings.Failures);
+        Assert.Contains("Broker:Kubernetes is true", failure, StringComparison.Ordinal);
+        Assert.Contains("Broker:Clustering=AzureStorage", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_ManyBadValues_ReportsEveryProblemAtOnce()
+    {
+        SiloHostSettings settings = Read(
+            ("Broker:Storage", "AzureStorage"),
+            ("ConnectionStrings:AzureStorage", "not a connection string"),
+            ("Broker:Clustering", "Consul"),
+            ("Broker:SiloPort", "abc"),
+            ("Broker:HealthPort", "30000"),
+            ("Broker:MaxMessageBytes", "8388608"),
+            ("Broker:AzureStorage:LogContainerName", "Logs_1"),
+            ("Broker:AzureStorage:LeaseDuration", "00:05:00"));
+
+        string all = string.Join("\n", settings.Failures);
+        Assert.Equal(7, settings.Failures.Count);
+        Assert.Contains("Broker:Clustering is 'Consul'; set it to one of: Localhost, AzureStorage.", all, StringComparison.Ordinal);
+        Assert.Contains("'abc' at 'Broker:SiloPort'", all, StringComparison.Ordinal);
+        Assert.Contains("Broker:HealthPort is 30000", all, StringComparison.Ordinal);
+        Assert.Contains("(ConnectionStrings:AzureStorage) is not valid", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("not a connection string", all, StringComparison.Ordinal);
+        Assert.Contains("Broker:AzureStorage:LogContainerName 'Logs_1'", all, StringComparison.Ordinal);
+        Assert.Contains("Broker:AzureStorage:LeaseDuration is 00:05:00", all, StringComparison.Ordinal);
+        Assert.Contains("Broker:MaxMessageBytes is 8388608", all, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0", true)]
+    [InlineData("18080", true)]
+    [InlineData("-1", false)]
+    [InlineData("65536", false)]
+    [InlineData("11111", false)]
+    public void Read_HealthPort_ZeroDisablesOtherwiseAFreeTcpPort(string port, bool valid)
+    {
+        SiloHostSettings settings = Read(("Broker:HealthPort", port));
+
+        Assert.Equal(valid, settings.IsValid);
+    }
+
+    [Fact]
+    public void Read_AzureStorageSection_BindsContainersAndLease()
+    {
+        SiloHostSettings settings = Read(
+            ("Broker:Storage", "AzureStorage"),
+            ("ConnectionStrings:AzureStorage", ConnectionString),
+            ("Broker:AzureStorage:LogContainerName", "logs-a"),
+            ("Broker:AzureStorage:GrainStateContainerName", "state-a"),
+            ("Broker:AzureStorage:LeaseDuration", "00:00:20"));
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+        AzureStorageBrokerOptions azure = settings.Options.CopyAzureStorage(settings.AzureStorageConnectionString);
+        Assert.Equal("logs-a", azure.LogContainerName);
+        Assert.Equal("state-a", azure.GrainStateContainerName);
+        Assert.Equal(TimeSpan.FromSeconds(20), azure.LeaseDuration);
+        Assert.Equal(TimeSpan.FromSeconds(20), azure.CreateLogStoreOptions().LeaseDuration);
+    }
+
+    private static SiloHostSettings Read(params (string Key, string Value)[] values) =>
+        SiloHostSettings.Read(new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
+            .Build());
+}
