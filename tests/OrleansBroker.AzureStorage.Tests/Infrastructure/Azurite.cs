@@ -165,9 +165,23 @@ public sealed class Azurite : IAsyncDisposable
     {
         bool blobOnly = services == AzuriteServices.Blob;
         string executable = await EnsureInstalledAsync(blobOnly ? "azurite-blob" : "azurite", cancellationToken);
-        int blobPort = FreePort();
-        int queuePort = blobOnly ? 0 : FreePort();
-        int tablePort = blobOnly ? 0 : FreePort();
+        for (int attempt = 1; ; attempt++)
+        {
+            // Ports are picked free but released before Azurite binds them, so another process can take one in between:
+            // a start that exits early (port clash) is retried on new ports.
+            int[] ports = FreePorts(blobOnly ? 1 : 3);
+            try
+            {
+                return await StartOnPortsAsync(executable, blobOnly, ports[0], blobOnly ? 0 : ports[1], blobOnly ? 0 : ports[2], cancellationToken);
+            }
+            catch (AzuriteExitedException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private static async Task<Azurite> StartOnPortsAsync(string executable, bool blobOnly, int blobPort, int queuePort, int tablePort, CancellationToken cancellationToken)
+    {
         var arguments = new List<string> { "--blobHost", "127.0.0.1", "--blobPort", blobPort.ToString() };
         if (!blobOnly)
         {
@@ -338,11 +352,13 @@ public sealed class Azurite : IAsyncDisposable
         }
         else
         {
-            // Guard: Azurite runs as a child of sh, which waits on its stdin (our pipe). When this test process dies, the pipe
-            // closes, cat returns and sh kills Azurite; on a normal dispose the whole tree is killed.
+            // Guard: Azurite runs as a child of sh. A background watcher waits on sh's stdin (our pipe): when this test process
+            // dies the pipe closes and the watcher kills Azurite. sh itself waits for Azurite and exits with its code, so an
+            // Azurite that exits early (a port clash) is seen at once. On a normal dispose the whole tree is killed. The pipe is
+            // passed on fd 3 because a non-interactive sh gives background jobs /dev/null as stdin.
             startInfo.FileName = "/bin/sh";
             startInfo.ArgumentList.Add("-c");
-            startInfo.ArgumentList.Add("\"$@\" & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child");
+            startInfo.ArgumentList.Add("exec 3<&0; \"$@\" & child=$!; (cat <&3 >/dev/null; kill $child 2>/dev/null) & wait $child");
             startInfo.ArgumentList.Add("azurite-guard");
             startInfo.ArgumentList.Add(executable);
         }
@@ -441,17 +457,26 @@ public sealed class Azurite : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    private static int FreePort()
+    private static int[] FreePorts(int count)
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
+        // Hold every listener until all ports are chosen, so the ports differ from each other.
+        var listeners = new TcpListener[count];
         try
         {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
+            for (int i = 0; i < count; i++)
+            {
+                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
+                listeners[i].Start();
+            }
+
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
         }
         finally
         {
-            listener.Stop();
+            foreach (TcpListener? listener in listeners)
+            {
+                listener?.Stop();
+            }
         }
     }
 
