@@ -104,6 +104,11 @@ public class ProduceException : BrokerException
     /// <returns>The copy.</returns>
     internal virtual ProduceException ForRecord(TopicPartition? topicPartition, Message message) =>
         new(ErrorCode, Message, InnerException, topicPartition, message, PossiblyPersisted);
+
+    /// <summary>Returns a copy with <see cref="PossiblyPersisted"/> set (for a batch that had a send in flight or of unknown outcome).</summary>
+    /// <returns>The copy.</returns>
+    internal virtual ProduceException AsPossiblyPersisted() =>
+        new(ErrorCode, Message, InnerException, TopicPartition, FailedMessage, possiblyPersisted: true);
 }
 
 /// <summary>
@@ -148,6 +153,10 @@ public sealed class ProducerFencedException : ProduceException
     /// <inheritdoc/>
     internal override ProduceException ForRecord(TopicPartition? topicPartition, Message message) =>
         new ProducerFencedException(Message, topicPartition, message, PossiblyPersisted);
+
+    /// <inheritdoc/>
+    internal override ProduceException AsPossiblyPersisted() =>
+        new ProducerFencedException(Message, TopicPartition, FailedMessage, possiblyPersisted: true);
 }
 
 /// <summary>

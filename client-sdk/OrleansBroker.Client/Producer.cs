@@ -37,6 +37,18 @@ namespace OrleansBroker.Client;
 /// outcome fails with <see cref="ProduceException.PossiblyPersisted"/> set, never re-sent in the new epoch, so no record is
 /// written twice. <see cref="ErrorCode.InvalidProducerEpoch"/> means another incarnation fenced this one: every pending
 /// record fails with <see cref="ProducerFencedException"/> and the producer refuses new records.</para>
+/// <para><b>Order per partition.</b> The grain calls of one partition are issued in sequence order: a send is decided and
+/// queued under the producer's lock and issued by one thread per partition at a time, so two threads producing to the same
+/// partition cannot swap their calls. Grain calls can still arrive out of order (Orleans does not keep message order); a
+/// partition that holds this producer's state answers an overtaking batch with
+/// <see cref="ErrorCode.OutOfOrderSequenceNumber"/> and it is resent after the older ones. A partition that holds no state for
+/// the producer id accepts any sequence (KIP-360), so it would store an overtaking batch first. Hence the <b>first-batch
+/// rule</b>: while the partition may have no state for this producer id and epoch, only one batch is in flight there; the
+/// window opens to <see cref="ProducerOptions.MaxInFlightPerPartition"/> once that batch is acknowledged. "May have no
+/// state" means: no batch of the current producer id and epoch was acknowledged by the partition yet (the first batch to a
+/// partition, the first after an epoch bump), or the newest acknowledged one was first sent
+/// <see cref="ProducerOptions.ProducerStateIdleThreshold"/> or longer ago (the broker may have expired the producer). This is
+/// what Kafka gets from processing the requests of one connection in order.</para>
 /// </remarks>
 public sealed partial class Producer : IAsyncDisposable
 {
@@ -617,7 +629,8 @@ public sealed partial class Producer : IAsyncDisposable
             {
                 if (_pidState == PidState.Ready)
                 {
-                    while (p.Window.Count < _options.MaxInFlightPerPartition)
+                    int maxInFlight = MaxInFlightLocked(p);
+                    while (p.Window.Count < maxInFlight)
                     {
                         if (p.Ready.First is not { } node)
                         {
@@ -633,6 +646,7 @@ public sealed partial class Producer : IAsyncDisposable
                         ProducerBatch next = node.Value;
                         p.Ready.RemoveFirst();
                         StampLocked(p, next);
+                        next.StampedAt = _time.GetTimestamp();
                         p.Window.Add(next);
                         SendLocked(p, next, fx);
                     }
@@ -815,7 +829,57 @@ public sealed partial class Producer : IAsyncDisposable
             LogResend(p.TopicPartition, b.ProducerEpoch, b.BaseSequence, b.Attempts);
         }
 
-        fx.AddSend(b);
+        p.ToIssue.Enqueue(b);
+        fx.AddIssue(p);
+    }
+
+    /// <summary>
+    /// The first-batch rule: the full window only while the partition is known to hold state for this producer id and epoch
+    /// (it acknowledged a batch of them, first sent less than <see cref="ProducerOptions.ProducerStateIdleThreshold"/> ago);
+    /// otherwise one batch at a time, because a partition without the producer's state accepts any sequence (KIP-360).
+    /// </summary>
+    private int MaxInFlightLocked(PartitionState p) =>
+        !_idempotent || (p.ConfirmedAt is long confirmed && _time.GetElapsedTime(confirmed) < _options.ProducerStateIdleThreshold)
+            ? _options.MaxInFlightPerPartition
+            : 1;
+
+    /// <summary>
+    /// Issues the partition's queued sends in queue order, which is sequence order. One thread per partition at a time: a
+    /// thread that finds another one issuing leaves its sends to it, so the grain calls of a partition start in the order the
+    /// sends were decided under the lock. A batch no longer in flight (the producer was fenced meanwhile) is skipped.
+    /// </summary>
+    private void IssueSends(PartitionState p)
+    {
+        lock (_sync)
+        {
+            if (p.Issuing)
+            {
+                return;
+            }
+
+            p.Issuing = true;
+        }
+
+        while (true)
+        {
+            ProducerBatch? b;
+            lock (_sync)
+            {
+                do
+                {
+                    if (!p.ToIssue.TryDequeue(out b))
+                    {
+                        p.Issuing = false;
+                        return;
+                    }
+                }
+                while (b.State != BatchState.InFlight);
+            }
+
+            // Starts the grain call synchronously; a reply that is already there is handled inline and may queue more sends,
+            // which this loop then issues.
+            _ = SendAsync(b);
+        }
     }
 
     private async Task SendAsync(ProducerBatch b)
@@ -877,6 +941,12 @@ public sealed partial class Producer : IAsyncDisposable
                     b.State = BatchState.Acked;
                     b.BaseOffset = result.BaseOffset;
                     b.IsDuplicate = result.IsDuplicate;
+                    if (_idempotent && b.ProducerEpoch == _producerEpoch && (p.ConfirmedAt is not long confirmed || b.StampedAt - confirmed > 0))
+                    {
+                        // The partition holds state for this producer id and epoch (also when the batch was a duplicate).
+                        p.ConfirmedAt = b.StampedAt;
+                    }
+
                     if (result.IsDuplicate)
                     {
                         LogDuplicate(p.TopicPartition, b.BaseSequence, result.BaseOffset);
@@ -906,10 +976,15 @@ public sealed partial class Producer : IAsyncDisposable
                     break;
 
                 case ErrorCode.InvalidProducerEpoch when _idempotent:
+                    // This attempt was refused (not written); an earlier one of unknown outcome still counts through MayHaveBeenWritten.
+                    b.State = BatchState.Failed;
                     FenceLocked(new ProducerFencedException($"Producer id {_producerId} epoch {b.ProducerEpoch} was fenced at {p.TopicPartition}: the partition has epoch {result.CurrentEpoch}. {result.Message}"));
                     return;
 
                 case var c when c.IsRetriable():
+                    // A storage error can follow a write that reached the file (the append or its fsync failed after the bytes were
+                    // handed to the OS, and recovery keeps them): its outcome is unknown.
+                    b.MayHaveBeenWritten |= code == ErrorCode.KafkaStorageError;
                     b.LastError = new ProduceException(code, result.Message ?? code.ToString(), null, p.TopicPartition);
                     LogRetriableError(p.TopicPartition, b.BaseSequence, code, result.Message);
                     MarkForResend(b, now);
@@ -1100,6 +1175,7 @@ public sealed partial class Producer : IAsyncDisposable
             foreach (PartitionState p in t.Partitions)
             {
                 p.NextSequence = 0;
+                p.ConfirmedAt = null;
                 var again = new List<ProducerBatch>();
                 foreach (ProducerBatch b in p.Window)
                 {
@@ -1169,7 +1245,10 @@ public sealed partial class Producer : IAsyncDisposable
             {
                 foreach (ProducerBatch b in p.Window)
                 {
-                    CompleteLocked(b, b.State == BatchState.Acked ? null : error);
+                    // A batch with a send in flight (it may still land at a partition that has not seen the newer epoch) or of unknown
+                    // outcome may be in the log: say so, or a record stored there is reported as known not to be.
+                    bool possiblyPersisted = b.State == BatchState.InFlight || b.MayHaveBeenWritten || b.Error?.PossiblyPersisted == true;
+                    CompleteLocked(b, b.State == BatchState.Acked ? null : possiblyPersisted ? error.AsPossiblyPersisted() : error);
                 }
 
                 p.Window.Clear();
@@ -1285,9 +1364,9 @@ public sealed partial class Producer : IAsyncDisposable
             _ = BumpEpochAsync();
         }
 
-        foreach (ProducerBatch b in fx.Sends)
+        foreach (PartitionState p in fx.Issues)
         {
-            _ = SendAsync(b);
+            IssueSends(p);
         }
     }
 
@@ -1369,14 +1448,22 @@ public sealed partial class Producer : IAsyncDisposable
     /// <summary>Work decided under the lock and started after it is released (lists created on first use).</summary>
     private sealed class Effects
     {
-        private List<ProducerBatch>? _sends;
+        private List<PartitionState>? _issues;
         private List<TopicState>? _loads;
 
-        public IReadOnlyList<ProducerBatch> Sends => (IReadOnlyList<ProducerBatch>?)_sends ?? [];
+        /// <summary>Partitions with sends queued in <see cref="PartitionState.ToIssue"/>.</summary>
+        public IReadOnlyList<PartitionState> Issues => (IReadOnlyList<PartitionState>?)_issues ?? [];
 
         public IReadOnlyList<TopicState> Loads => (IReadOnlyList<TopicState>?)_loads ?? [];
 
-        public void AddSend(ProducerBatch batch) => (_sends ??= []).Add(batch);
+        public void AddIssue(PartitionState partition)
+        {
+            _issues ??= [];
+            if (_issues.Count == 0 || !ReferenceEquals(_issues[^1], partition))
+            {
+                _issues.Add(partition);
+            }
+        }
 
         public void AddLoad(TopicState topic) => (_loads ??= []).Add(topic);
 
@@ -1439,6 +1526,18 @@ public sealed partial class Producer : IAsyncDisposable
         /// <summary>Base sequence of the next batch to stamp.</summary>
         public int NextSequence { get; set; }
 
+        /// <summary>
+        /// When (<see cref="TimeProvider.GetTimestamp"/>) the newest batch this partition acknowledged in the current producer id
+        /// and epoch was first sent; <c>null</c> before one was (also after an epoch bump). See <see cref="MaxInFlightLocked"/>.
+        /// </summary>
+        public long? ConfirmedAt { get; set; }
+
+        /// <summary>Sends decided under the lock, in sequence order, not yet issued. See <see cref="IssueSends"/>.</summary>
+        public Queue<ProducerBatch> ToIssue { get; } = new();
+
+        /// <summary>A thread is issuing <see cref="ToIssue"/>.</summary>
+        public bool Issuing { get; set; }
+
         /// <summary>An out-of-order reply on the oldest batch: waits for the epoch bump, sends nothing.</summary>
         public bool Gapped { get; set; }
 
@@ -1472,6 +1571,9 @@ public sealed partial class Producer : IAsyncDisposable
         public BatchState State { get; set; }
 
         public int Attempts { get; set; }
+
+        /// <summary>When (<see cref="TimeProvider.GetTimestamp"/>) the batch was stamped and first sent in its current epoch.</summary>
+        public long StampedAt { get; set; }
 
         public DateTimeOffset RetryAt { get; set; }
 

@@ -22,6 +22,9 @@ public sealed record ProducerOptions
     /// <summary>Largest <see cref="MaxInFlightPerPartition"/> with idempotence (Kafka's limit: the broker keeps the last 5 batches per producer).</summary>
     public const int MaxInFlightWithIdempotence = 5;
 
+    /// <summary>Default <see cref="ProducerStateIdleThreshold"/>: 1 minute.</summary>
+    public static readonly TimeSpan DefaultProducerStateIdleThreshold = TimeSpan.FromMinutes(1);
+
     /// <summary>The defaults.</summary>
     public static ProducerOptions Default { get; } = new();
 
@@ -45,6 +48,14 @@ public sealed record ProducerOptions
     /// Batches per partition sent and not yet acknowledged (Kafka's <c>max.in.flight.requests.per.connection</c>, counted per
     /// partition here). Default 5; at most 5 with idempotence.
     /// </summary>
+    /// <remarks>
+    /// With idempotence the full window is open only while the partition is known to hold state for this producer id and
+    /// epoch: until a batch of the current epoch is acknowledged there (the first batch to a partition, the first after an
+    /// epoch bump, the first after the partition was idle for <see cref="ProducerStateIdleThreshold"/>), only that one batch
+    /// is in flight. A partition without state for the producer accepts any sequence (KIP-360), so a later batch that
+    /// overtook the first one would be written first; Kafka avoids this by processing the requests of a connection in order,
+    /// which grain calls do not guarantee.
+    /// </remarks>
     public int MaxInFlightPerPartition { get; init; } = MaxInFlightWithIdempotence;
 
     /// <summary>
@@ -87,6 +98,17 @@ public sealed record ProducerOptions
     /// </summary>
     public Partitioner? Partitioner { get; init; }
 
+    /// <summary>
+    /// How long a partition may go without an acknowledged batch before the producer assumes the broker may have expired its
+    /// producer state there (the broker's <c>ProducerIdExpiration</c>, Kafka's <c>producer.id.expiration.ms</c>, default
+    /// 1 day, which the client cannot read). Past it, the partition's next batch is sent alone, and the window of
+    /// <see cref="MaxInFlightPerPartition"/> batches opens again once that batch is acknowledged. Measured from when the
+    /// partition's newest acknowledged batch was first sent. Default 1 minute: far below any sensible broker setting, and
+    /// the price of a false alarm is one round trip with a single batch in flight. Must be positive; keep it below the
+    /// broker's <c>ProducerIdExpiration</c>, or a burst after a longer pause can be stored out of order.
+    /// </summary>
+    public TimeSpan ProducerStateIdleThreshold { get; init; } = DefaultProducerStateIdleThreshold;
+
     /// <summary>Clock for linger, retry backoff and delivery timeout; <c>null</c>: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider? TimeProvider { get; init; }
 
@@ -122,6 +144,11 @@ public sealed record ProducerOptions
         if (DeliveryTimeout < TimeSpan.FromMilliseconds(LingerMs) + RequestTimeout)
         {
             errors.Add($"DeliveryTimeout ({DeliveryTimeout.TotalMilliseconds} ms) must be at least LingerMs + RequestTimeout ({LingerMs + RequestTimeout.TotalMilliseconds} ms), as Kafka requires.");
+        }
+
+        if (ProducerStateIdleThreshold <= TimeSpan.Zero)
+        {
+            errors.Add($"ProducerStateIdleThreshold must be positive (was {ProducerStateIdleThreshold}); keep it below the broker's ProducerIdExpiration (default {DefaultProducerStateIdleThreshold}).");
         }
 
         if (RetryBackoff < TimeSpan.Zero)

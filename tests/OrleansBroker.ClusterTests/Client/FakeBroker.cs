@@ -7,7 +7,8 @@ namespace OrleansBroker.ClusterTests.Client;
 /// <summary>
 /// An in-memory broker behind the SDK's transport seam: partitions that follow SEMANTICS.md's append rules (fencing,
 /// 5-batch duplicate window, out-of-order detection, accept-any-sequence for an unknown producer), a producer-id registry
-/// with the KIP-360 bump, and a topic catalog. Hooks let a test answer a produce call itself (lose the reply, fail, delay).
+/// with the KIP-360 bump, and a topic catalog. Hooks let a test answer a produce call itself (lose the reply, fail, delay),
+/// and <see cref="HoldProduceCalls"/> reorders deliveries as a network without message order would (Orleans gives none).
 /// </summary>
 internal sealed class FakeBroker : IBrokerTransport
 {
@@ -17,6 +18,7 @@ internal sealed class FakeBroker : IBrokerTransport
     private readonly Dictionary<long, short> _epochs = [];
     private readonly Dictionary<string, long> _identities = new(StringComparer.Ordinal);
     private long _nextPid = 1000;
+    private HeldDeliveries? _held;
 
     /// <summary>Every produce call in arrival order (bytes copied).</summary>
     public ConcurrentQueue<ProduceCall> ProduceCalls { get; } = new();
@@ -40,6 +42,31 @@ internal sealed class FakeBroker : IBrokerTransport
     public event Action<ProduceCall>? ProduceCallArrived;
 
     public CancellationToken ConnectionLost => CancellationToken.None;
+
+    /// <summary>
+    /// When true, an epoch bump (<c>InitProducerId(pid, epoch)</c>) returns a new producer id at epoch 0, as the registry does
+    /// for an exhausted epoch (SEMANTICS.md): no partition then has state for the producer id.
+    /// </summary>
+    public bool NewProducerIdOnBump { get; set; }
+
+    /// <summary>
+    /// Reorder deliveries: the next <paramref name="count"/> produce calls are held (recorded in <see cref="ProduceCalls"/>, not
+    /// applied) until the test releases them with <see cref="HeldDeliveries.Release(IReadOnlyList{int})"/> (a chosen order) or
+    /// <see cref="HeldDeliveries.ReleaseShuffled"/> (a seeded random order). Held calls take precedence over
+    /// <see cref="Script"/> and <see cref="OnProduce"/>; calls after the first <paramref name="count"/> pass straight through.
+    /// </summary>
+    /// <param name="count">Calls to hold; <see cref="int.MaxValue"/> holds every later call.</param>
+    /// <returns>The held calls.</returns>
+    public HeldDeliveries HoldProduceCalls(int count)
+    {
+        var held = new HeldDeliveries(count);
+        lock (_sync)
+        {
+            _held = held;
+        }
+
+        return held;
+    }
 
     public void AddTopic(string name, int partitions, int maxMessageBytes = TopicSettings.DefaultMaxMessageBytes)
     {
@@ -72,6 +99,17 @@ internal sealed class FakeBroker : IBrokerTransport
         var call = new ProduceCall(ProduceCalls.Count + 1, topic, partition, batch.ToArray(), p);
         ProduceCalls.Enqueue(call);
         ProduceCallArrived?.Invoke(call);
+        HeldDeliveries? held;
+        lock (_sync)
+        {
+            held = _held;
+        }
+
+        if (held is not null && held.TryHold(call, out Task<ProduceResult>? reply))
+        {
+            return reply;
+        }
+
         if (Script.TryDequeue(out Func<ProduceCall, Task<ProduceResult>?>? scripted))
         {
             return scripted(call) ?? Task.FromResult(call.Apply());
@@ -162,6 +200,13 @@ internal sealed class FakeBroker : IBrokerTransport
             }
 
             short current = _epochs.GetValueOrDefault(request.ProducerId, (short)-1);
+            if (request.ProducerEpoch == current && NewProducerIdOnBump)
+            {
+                long pid = _nextPid++;
+                _epochs[pid] = 0;
+                return Task.FromResult(new InitProducerIdResult(ErrorCode.None, pid, 0));
+            }
+
             if (request.ProducerEpoch == current)
             {
                 _epochs[request.ProducerId] = (short)(current + 1);
@@ -189,6 +234,165 @@ internal sealed record ProduceCall(int Number, string Topic, int Partition, byte
 
     /// <summary>Appends the batch to the partition for real, following the append rules.</summary>
     public ProduceResult Apply() => Target?.Append(Batch) ?? ProduceResult.Failed(ErrorCode.UnknownTopicOrPartition, "no such partition");
+}
+
+/// <summary>
+/// Produce calls held by <see cref="FakeBroker.HoldProduceCalls"/>: each waits, unapplied, until released; a release applies
+/// the waiting calls to their partitions in the chosen order, then answers them in that order.
+/// </summary>
+internal sealed class HeldDeliveries(int capacity)
+{
+    private readonly Lock _sync = new();
+    private readonly List<(ProduceCall Call, TaskCompletionSource<ProduceResult> Reply)> _waiting = [];
+    private readonly List<(int Count, TaskCompletionSource Signal)> _arrivalWaiters = [];
+    private TaskCompletionSource _nextArrival = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _arrived;
+
+    /// <summary>Calls held so far (released or not).</summary>
+    public int Arrived
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _arrived;
+            }
+        }
+    }
+
+    /// <summary>Calls held and not yet released.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
+
+    /// <summary>Completes when <paramref name="count"/> calls have been held in total (at once if they already were).</summary>
+    /// <param name="count">Total held calls to wait for.</param>
+    /// <returns>A task completing then.</returns>
+    public Task WaitForArrivedAsync(int count)
+    {
+        lock (_sync)
+        {
+            if (_arrived >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _arrivalWaiters.Add((count, signal));
+            return signal.Task;
+        }
+    }
+
+    /// <summary>Completes when at least one call is waiting (at once if one already is).</summary>
+    /// <returns>A task completing then.</returns>
+    public Task WaitForWaitingAsync()
+    {
+        lock (_sync)
+        {
+            return _waiting.Count > 0 ? Task.CompletedTask : _nextArrival.Task;
+        }
+    }
+
+    /// <summary>
+    /// Releases every waiting call: applies them to their partitions in the given order (indexes into the waiting calls, in
+    /// arrival order; each index exactly once), then answers them in that order.
+    /// </summary>
+    /// <param name="order">A permutation of 0 .. waiting-1.</param>
+    /// <returns>The released calls, in delivery order.</returns>
+    public IReadOnlyList<ProduceCall> Release(IReadOnlyList<int> order) => ReleaseCore(_ => order);
+
+    /// <summary>Releases every waiting call with the oldest one delivered last ("first delivered last"), the others in arrival order.</summary>
+    /// <returns>The released calls, in delivery order.</returns>
+    public IReadOnlyList<ProduceCall> ReleaseOldestLast() => ReleaseCore(n => [.. Enumerable.Range(1, Math.Max(n - 1, 0)), .. Enumerable.Range(0, Math.Min(n, 1))]);
+
+    /// <summary>Releases every waiting call in a random order drawn from <paramref name="random"/>.</summary>
+    /// <param name="random">A seeded generator, so a failing order can be replayed.</param>
+    /// <returns>The released calls, in delivery order.</returns>
+    public IReadOnlyList<ProduceCall> ReleaseShuffled(Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        return ReleaseCore(n =>
+        {
+            int[] order = [.. Enumerable.Range(0, n)];
+            random.Shuffle(order);
+            return order;
+        });
+    }
+
+    /// <summary>Holds the call if the capacity is not used up.</summary>
+    internal bool TryHold(ProduceCall call, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task<ProduceResult>? reply)
+    {
+        List<TaskCompletionSource> signals = [];
+        TaskCompletionSource next;
+        lock (_sync)
+        {
+            if (_arrived >= capacity)
+            {
+                reply = null;
+                return false;
+            }
+
+            _arrived++;
+            var tcs = new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiting.Add((call, tcs));
+            reply = tcs.Task;
+            for (int i = _arrivalWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_arrivalWaiters[i].Count <= _arrived)
+                {
+                    signals.Add(_arrivalWaiters[i].Signal);
+                    _arrivalWaiters.RemoveAt(i);
+                }
+            }
+
+            next = _nextArrival;
+            _nextArrival = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        next.TrySetResult();
+        foreach (TaskCompletionSource signal in signals)
+        {
+            signal.TrySetResult();
+        }
+
+        return true;
+    }
+
+    private List<ProduceCall> ReleaseCore(Func<int, IReadOnlyList<int>> chooseOrder)
+    {
+        List<(ProduceCall Call, TaskCompletionSource<ProduceResult> Reply)> batch;
+        lock (_sync)
+        {
+            batch = [.. _waiting];
+            _waiting.Clear();
+        }
+
+        IReadOnlyList<int> order = chooseOrder(batch.Count);
+        if (order.Count != batch.Count || order.Distinct().Count() != batch.Count || order.Any(i => i < 0 || i >= batch.Count))
+        {
+            throw new ArgumentException($"The order must be a permutation of 0..{batch.Count - 1}, was [{string.Join(", ", order)}].", nameof(chooseOrder));
+        }
+
+        var results = new ProduceResult[batch.Count];
+        for (int i = 0; i < order.Count; i++)
+        {
+            results[i] = batch[order[i]].Call.Apply();
+        }
+
+        for (int i = 0; i < order.Count; i++)
+        {
+            batch[order[i]].Reply.TrySetResult(results[i]);
+        }
+
+        return [.. order.Select(i => batch[i].Call)];
+    }
 }
 
 /// <summary>An in-memory partition log with Kafka's producer-state rules.</summary>
@@ -232,6 +436,18 @@ internal sealed class FakePartition
             {
                 return [.. _batches.SelectMany(b => RecordBatchReader.ReadRecords(b)).Select(r => r.Value is { } v ? System.Text.Encoding.UTF8.GetString(v.Span) : "<null>")];
             }
+        }
+    }
+
+    /// <summary>Forgets every producer's state, as the broker does for producers idle longer than <c>ProducerIdExpiration</c>.</summary>
+    /// <returns>How many producers were forgotten.</returns>
+    public int ExpireProducers()
+    {
+        lock (_sync)
+        {
+            int count = _producers.Count;
+            _producers.Clear();
+            return count;
         }
     }
 
