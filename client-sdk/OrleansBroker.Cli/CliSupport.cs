@@ -22,13 +22,25 @@ internal static class ExitCodes
 /// <summary>Options every verb takes, and the shared error handling.</summary>
 internal static class Common
 {
+    /// <summary>Environment variable read when neither <c>--azure-storage</c> nor <c>--gateway</c> is given.</summary>
+    public const string AzureStorageVariable = "OBROKER_AZURE_STORAGE";
+
     public static readonly Option<string[]> Gateway = new("--gateway")
     {
-        Description = "Broker gateway as host:port; repeat for several gateways.",
+        Description = "Broker gateway as host:port; repeat for several gateways. Not with --azure-storage.",
         DefaultValueFactory = _ => [BrokerClientOptions.DefaultGateway],
         Recursive = true,
         Arity = ArgumentArity.OneOrMore,
         AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static readonly Option<string> AzureStorage = new("--azure-storage")
+    {
+        Description = "Find the gateways in the silos' Azure Table Storage membership table (OrleansSiloInstances) instead of --gateway: "
+            + "the Azure Storage connection string the silos use. Default: the " + AzureStorageVariable + " environment variable, "
+            + "unless --gateway is given.",
+        HelpName = "connection string",
+        Recursive = true,
     };
 
     public static readonly Option<int> ConnectTimeoutMs = new("--connect-timeout-ms")
@@ -56,7 +68,13 @@ internal static class Common
         });
     }
 
-    /// <summary>Connects with the gateways and timeout given on the command line.</summary>
+    /// <summary>
+    /// Connects with the gateways (or the Azure Storage membership table) and timeout given on the command line. Gateway
+    /// discovery: <c>--azure-storage</c>, else <c>--gateway</c> when given, else <see cref="AzureStorageVariable"/> when set, else the
+    /// default gateway.
+    /// </summary>
+    /// <exception cref="UsageException">Both <c>--azure-storage</c> and <c>--gateway</c> are given.</exception>
+    /// <exception cref="ArgumentException">The connection string is not valid (message without the string itself).</exception>
     public static Task<BrokerClient> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         string cluster = parse.GetValue(ClusterId)!;
@@ -67,7 +85,30 @@ internal static class Common
             ClusterId = cluster,
             ServiceId = cluster,
         };
+        if (AzureStorageConnectionString(parse) is { } connectionString)
+        {
+            options = options.UseAzureStorageClustering(connectionString);
+        }
+
         return BrokerClient.ConnectAsync(options, cancellationToken);
+    }
+
+    /// <summary>The connection string to discover gateways with, or <c>null</c> for the gateway list.</summary>
+    private static string? AzureStorageConnectionString(ParseResult parse)
+    {
+        bool gatewayGiven = parse.GetResult(Gateway) is { Implicit: false };
+        if (parse.GetResult(AzureStorage) is { Implicit: false })
+        {
+            if (gatewayGiven)
+            {
+                throw new UsageException("--azure-storage and --gateway are alternatives: give one of them.");
+            }
+
+            return parse.GetValue(AzureStorage) ?? string.Empty;
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable(AzureStorageVariable);
+        return gatewayGiven || string.IsNullOrWhiteSpace(fromEnvironment) ? null : fromEnvironment;
     }
 
     /// <summary>Runs a verb: one-line errors on stderr, exit 1 for broker errors, 2 for usage errors, 130 when interrupted.</summary>

@@ -49,8 +49,10 @@ public sealed class BrokerClient : IAsyncDisposable
     public AdminClient Admin { get; }
 
     /// <summary>
-    /// Builds and starts an Orleans client with static clustering on <see cref="BrokerClientOptions.Gateways"/> and the
-    /// broker's <c>ClusterOptions</c>, retrying the connection for up to <see cref="BrokerClientOptions.StartupTimeout"/>.
+    /// Builds and starts an Orleans client with the broker's <c>ClusterOptions</c>, retrying the connection for up to
+    /// <see cref="BrokerClientOptions.StartupTimeout"/>. Gateways come from static clustering on <see cref="BrokerClientOptions.Gateways"/>
+    /// (<see cref="GatewayDiscovery.Static"/>, the default) or from the clustering provider that
+    /// <see cref="BrokerClientOptions.ConfigureClient"/> sets up (<see cref="GatewayDiscovery.Clustering"/>).
     /// </summary>
     /// <param name="options">Connection settings; <c>null</c>: <see cref="BrokerClientOptions.Default"/> (127.0.0.1:30000).</param>
     /// <param name="cancellationToken">Cancels connecting.</param>
@@ -61,7 +63,8 @@ public sealed class BrokerClient : IAsyncDisposable
     {
         options ??= BrokerClientOptions.Default;
         options.Validate();
-        System.Net.IPEndPoint[] endpoints = await GatewayAddress.ResolveAsync(options.Gateways, cancellationToken).ConfigureAwait(false);
+        bool discover = options.GatewayDiscovery == GatewayDiscovery.Clustering;
+        System.Net.IPEndPoint[] endpoints = discover ? [] : await GatewayAddress.ResolveAsync(options.Gateways, cancellationToken).ConfigureAwait(false);
 
         var monitor = new ConnectionMonitor();
         long started = Stopwatch.GetTimestamp();
@@ -74,7 +77,11 @@ public sealed class BrokerClient : IAsyncDisposable
 
         builder.UseOrleansClient(client =>
         {
-            client.UseStaticClustering(endpoints);
+            if (!discover)
+            {
+                client.UseStaticClustering(endpoints);
+            }
+
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = options.ClusterId;
@@ -110,7 +117,7 @@ public sealed class BrokerClient : IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             Exception cause = lastError ?? ex;
             throw new BrokerConnectionException(
-                $"Cannot reach broker at {string.Join(", ", options.Gateways)} within {options.StartupTimeout.TotalSeconds:0.#} s: {cause.Message.Split('\n')[0].Trim()} (is the silo host running, and do ClusterId/ServiceId '{options.ClusterId}'/'{options.ServiceId}' match the silo's?)",
+                $"Cannot reach broker {(discover ? "through gateways discovered in " + (options.GatewayDiscoverySource ?? "the configured clustering provider") : "at " + string.Join(", ", options.Gateways))} within {options.StartupTimeout.TotalSeconds:0.#} s: {cause.Message.Split('\n')[0].Trim()} (is the silo host running, and do ClusterId/ServiceId '{options.ClusterId}'/'{options.ServiceId}' match the silo's?)",
                 cause);
         }
 

@@ -15,8 +15,26 @@ public sealed record BrokerClientOptions
     /// <summary>The defaults.</summary>
     public static BrokerClientOptions Default { get; } = new();
 
-    /// <summary>Gateways as <c>host:port</c> (<c>[::1]:30000</c> for IPv6). Host names are resolved with DNS at connect time, IPv4 first.</summary>
+    /// <summary>
+    /// Gateways as <c>host:port</c> (<c>[::1]:30000</c> for IPv6). Host names are resolved with DNS at connect time, IPv4 first.
+    /// Used when <see cref="GatewayDiscovery"/> is <see cref="Client.GatewayDiscovery.Static"/> (the default); must be empty when it is
+    /// <see cref="Client.GatewayDiscovery.Clustering"/>.
+    /// </summary>
     public IReadOnlyList<string> Gateways { get; init; } = [DefaultGateway];
+
+    /// <summary>
+    /// How the client finds gateways: <see cref="Client.GatewayDiscovery.Static"/> (default) from <see cref="Gateways"/>, or
+    /// <see cref="Client.GatewayDiscovery.Clustering"/> through the clustering provider that <see cref="ConfigureClient"/> sets up
+    /// (e.g. Azure Table Storage with <c>UseAzureStorageClustering</c> from <c>OrleansBroker.Client.AzureStorage</c>).
+    /// </summary>
+    public GatewayDiscovery GatewayDiscovery { get; init; } = GatewayDiscovery.Static;
+
+    /// <summary>
+    /// Where the gateways are discovered, for error messages when <see cref="GatewayDiscovery"/> is
+    /// <see cref="Client.GatewayDiscovery.Clustering"/> (e.g. <c>Azure Table Storage table 'OrleansSiloInstances' at https://…</c>);
+    /// never holds secrets. <c>null</c>: "the configured clustering provider".
+    /// </summary>
+    public string? GatewayDiscoverySource { get; init; }
 
     /// <summary>Orleans <c>ClusterOptions.ClusterId</c>; must match the silo's, or the silo drops the connection.</summary>
     public string ClusterId { get; init; } = DefaultClusterId;
@@ -47,9 +65,30 @@ public sealed record BrokerClientOptions
     public void Validate()
     {
         var errors = new List<string>();
-        if (Gateways is null || Gateways.Count == 0)
+        if (GatewayDiscovery == GatewayDiscovery.Clustering)
         {
-            errors.Add("Gateways must name at least one gateway (host:port).");
+            if (ConfigureClient is null)
+            {
+                errors.Add("GatewayDiscovery is Clustering, but ConfigureClient is null, so nothing tells the client where to find gateways: "
+                    + "configure the Orleans client's clustering in ConfigureClient (e.g. options.UseAzureStorageClustering(connectionString) "
+                    + "from OrleansBroker.Client.AzureStorage), or use GatewayDiscovery Static with Gateways.");
+            }
+
+            if (Gateways is { Count: > 0 })
+            {
+                errors.Add($"Gateways ({string.Join(", ", Gateways)}) must be empty when GatewayDiscovery is Clustering: the clustering provider finds the gateways; "
+                    + "set Gateways = [] or use GatewayDiscovery Static.");
+            }
+        }
+        else if (GatewayDiscovery != GatewayDiscovery.Static)
+        {
+            errors.Add($"GatewayDiscovery {(int)GatewayDiscovery} is not a known value (Static or Clustering).");
+        }
+        else if (Gateways is null || Gateways.Count == 0)
+        {
+            errors.Add("No gateway and no gateway discovery: set Gateways to at least one gateway (host:port), "
+                + "or discover gateways through the cluster's membership table (e.g. options.UseAzureStorageClustering(connectionString) "
+                + "from OrleansBroker.Client.AzureStorage, which sets GatewayDiscovery to Clustering).");
         }
         else
         {
