@@ -45,6 +45,34 @@ IPAddress advertised = configuredAddress ?? IPAddress.Loopback;
 // Loopback only unless an address is advertised or Kubernetes hosting is on (the kubelet probes and other pods connect to the pod IP).
 bool listenOnAll = configuredAddress is not null || hostOptions.Kubernetes;
 
+// Refuse to start beside another broker: on the same ports (Orleans listens with port reuse, so both would serve) or on the same
+// data directory (each partition log is fenced anyway; this fails early with a clear line instead of at the first produce).
+IReadOnlyList<string> portsInUse = StartupGuards.FindPortsInUse(
+    listenOnAll ? IPAddress.Any : IPAddress.Loopback,
+    [("Broker:GatewayPort", hostOptions.GatewayPort), ("Broker:SiloPort", hostOptions.SiloPort), ("Broker:HealthPort", hostOptions.HealthPort)]);
+foreach (string failure in portsInUse)
+{
+    await Console.Error.WriteLineAsync($"error: {failure}");
+}
+
+if (portsInUse.Count > 0)
+{
+    return 1;
+}
+
+FileStream? dataDirectoryLock = null;
+if (!azureStorage)
+{
+    string dataDirectory = builder.Configuration[$"{BrokerOptions.SectionName}:{nameof(BrokerOptions.DataDirectory)}"] ?? BrokerOptions.DefaultDataDirectory;
+    if (!StartupGuards.TryLockDataDirectory(dataDirectory, out dataDirectoryLock, out string? lockFailure))
+    {
+        await Console.Error.WriteLineAsync($"error: {lockFailure}");
+        return 1;
+    }
+}
+
+await using FileStream? heldDataDirectoryLock = dataDirectoryLock;
+
 // Graceful stop on SIGINT/SIGTERM: the silo deactivates every partition grain, which flushes its log, snapshots producer state and
 // releases its writer lease. A Kubernetes terminationGracePeriodSeconds must be longer than this.
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(SiloHostOptions.ShutdownTimeoutSeconds));
