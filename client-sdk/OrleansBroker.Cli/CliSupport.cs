@@ -159,12 +159,29 @@ internal static class Common
     {
         option.Validators.Add(r =>
         {
+            // A token that does not parse is already a parse error; reading the value would throw (and crash the CLI).
+            if (r.Tokens.Count > 0 && !ParsesAs<T>(r.Tokens[^1].Value))
+            {
+                r.AddError($"{option.Name} takes a whole number; '{r.Tokens[^1].Value}' is not one.");
+                return;
+            }
+
             object? value = r.GetValueOrDefault<T>();
             if (value is not null && Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) < min)
             {
                 r.AddError($"{option.Name} must be at least {min}.");
             }
         });
+    }
+
+    private static bool ParsesAs<T>(string token)
+    {
+        var style = System.Globalization.NumberStyles.Integer;
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        Type type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return type == typeof(int) ? int.TryParse(token, style, culture, out _)
+            : type == typeof(long) ? long.TryParse(token, style, culture, out _)
+            : type != typeof(short) || short.TryParse(token, style, culture, out _);
     }
 }
 

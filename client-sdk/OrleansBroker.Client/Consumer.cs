@@ -348,8 +348,23 @@ public sealed partial class Consumer : IAsyncDisposable
             long next = position;
             try
             {
+                long previousEnd = -1;
                 foreach ((RecordBatchHeader header, ReadOnlyMemory<byte> bytes) in RecordBatchReader.ReadBatches(result.Records))
                 {
+                    // Data corrupted at rest or in transit must not reach the application (Kafka's check.crcs). The base offset is
+                    // outside the CRC, so also check that batches follow on and stay below the high watermark.
+                    if (_options.CheckCrcs && !RecordBatch.IsCrcValid(bytes.Span))
+                    {
+                        throw new InvalidDataException($"the batch at offset {header.BaseOffset} failed its CRC-32C check");
+                    }
+
+                    if ((previousEnd < 0 ? header.BaseOffset > position : header.BaseOffset != previousEnd) || header.LastOffset >= result.HighWatermark)
+                    {
+                        throw new InvalidDataException(
+                            $"a batch claims offsets {header.BaseOffset}-{header.LastOffset}, which do not follow on from {(previousEnd < 0 ? position : previousEnd)} below the high watermark {result.HighWatermark}");
+                    }
+
+                    previousEnd = header.LastOffset + 1;
                     if (header.LastOffset >= position && !header.IsControl)
                     {
                         foreach (Record r in RecordBatchReader.ReadRecords(bytes))

@@ -25,6 +25,13 @@ public sealed record ConsumerOptions
     /// <summary>How long to wait before polling a partition again once caught up, in ms (Kafka's <c>fetch.max.wait.ms</c>). Default 100.</summary>
     public int FetchWaitMaxMs { get; init; } = 100;
 
+    /// <summary>
+    /// Verify the CRC-32C of every fetched batch and that batches follow on in offset order (Kafka's <c>check.crcs</c>, default
+    /// true). A failure raises <see cref="ConsumeException"/> with <see cref="ErrorCode.CorruptMessage"/> instead of handing corrupt
+    /// records to the application. Costs one pass over the fetched bytes at hardware CRC speed.
+    /// </summary>
+    public bool CheckCrcs { get; init; } = true;
+
     /// <summary>Per-call deadline of one fetch (Kafka's <c>request.timeout.ms</c>). Default 30 s.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

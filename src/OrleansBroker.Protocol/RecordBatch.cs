@@ -72,6 +72,16 @@ public static class RecordBatch
         return BatchFormatError.None;
     }
 
+    /// <summary>
+    /// Checks only the CRC-32C over bytes [21, end) against the header's, as a consumer does for every fetched batch
+    /// (Kafka's <c>check.crcs</c>). Catches data corrupted at rest or in transit.
+    /// </summary>
+    /// <param name="batch">Exactly one batch, at least 61 bytes.</param>
+    /// <returns>True when the stored CRC matches.</returns>
+    public static bool IsCrcValid(ReadOnlySpan<byte> batch) =>
+        RecordBatchHeader.TryRead(batch, out RecordBatchHeader header)
+        && Crc32C.Compute(batch[RecordBatchHeader.AttributesOffset..]) == header.Crc;
+
     /// <summary>Writes <paramref name="baseOffset"/> into bytes 0–7. Outside the CRC range: the CRC stays valid.</summary>
     /// <param name="batch">The batch to rewrite in place.</param>
     /// <param name="baseOffset">Offset of the batch's first record in the partition.</param>

@@ -25,6 +25,20 @@ public sealed class CliErrorTests(BrokerFixture fixture) : IClassFixture<BrokerF
         Assert.DoesNotContain("no-such-topic", list.Stdout(), StringComparison.Ordinal);
     }
 
+    // Regression: a value that did not parse crashed the CLI with an unhandled exception (exit 134) instead of a usage error.
+    [Theory]
+    [InlineData("topics", "create", "x", "--partitions", "abc")]
+    [InlineData("topics", "create", "x", "--partitions", "99999999999")]
+    [InlineData("consume", "x", "--max-messages", "abc")]
+    public async Task Cli_NumberThatDoesNotParse_ExitsTwoWithoutCrashing(params string[] args)
+    {
+        CliResult result = await fixture.RunCliAsync(args);
+
+        Assert.True(result.ExitCode == 2, result.Describe());
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("whole number", result.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("../etc")]
     [InlineData("..")]

@@ -162,4 +162,57 @@ public sealed class ConsumerTests
         Assert.Equal(Offset.Unset, consumer.Position(new TopicPartition("t", 0)));
         Assert.Throws<InvalidOperationException>(() => consumer.Seek(new TopicPartitionOffset("t", 0, 0)));
     }
+    // Regression (adversarial run): a byte flipped at rest was handed to the application, because nothing checked the CRC on
+    // the way out (Kafka's consumer checks it by default, check.crcs).
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ConsumeAsync_FetchedBatchCorrupted_ThrowsCorruptMessageUnlessCrcChecksAreOff(bool checkCrcs)
+    {
+        await SeedAsync(3);
+        FetchResult clean = await _broker.FetchAsync("t", 0, 0, 1 << 20);
+        byte[] corrupt = [.. clean.Records];
+        corrupt[^2] ^= 0x01; // the last byte of the last record's value ("v2" becomes "v3"); the final byte is the header count
+        _broker.OnFetch = (_, _, offset, _) => Task.FromResult(offset == 0 ? clean with { Records = corrupt } : clean with { Records = [] });
+        await using Consumer consumer = Create(new ConsumerOptions { CheckCrcs = checkCrcs });
+        consumer.Assign(new TopicPartitionOffset("t", 0, Offset.Beginning));
+
+        if (checkCrcs)
+        {
+            ConsumeException error = await Assert.ThrowsAsync<ConsumeException>(() => ReadUntilEofAsync(consumer).WaitAsync(Guard));
+            Assert.Equal(ErrorCode.CorruptMessage, error.ErrorCode);
+            Assert.Contains("CRC-32C", error.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            List<ConsumeResult> records = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+            Assert.Equal(["k0", "k1", "k2"], records.Select(r => System.Text.Encoding.UTF8.GetString(r.Key!)));
+            Assert.Equal("v3", System.Text.Encoding.UTF8.GetString(records[2].Value!));
+        }
+    }
+
+    // Regression (adversarial run): a base offset damaged at rest (outside the CRC) surfaced as OffsetOutOfRange at a nonsense offset.
+    [Fact]
+    public async Task ConsumeAsync_BatchBaseOffsetDamaged_ThrowsCorruptMessageNamingTheOffsets()
+    {
+        await SeedAsync(2, 2);
+        FetchResult clean = await _broker.FetchAsync("t", 0, 0, 1 << 20);
+        byte[] damaged = [.. clean.Records];
+        int second = (int)(RecordBatchHeaderSize(damaged));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(damaged.AsSpan(second), 6_124_895_493_223_874_833);
+        _broker.OnFetch = (_, _, _, _) => Task.FromResult(clean with { Records = damaged });
+        await using Consumer consumer = Create();
+        consumer.Assign(new TopicPartitionOffset("t", 0, Offset.Beginning));
+
+        ConsumeException error = await Assert.ThrowsAsync<ConsumeException>(() => ReadUntilEofAsync(consumer).WaitAsync(Guard));
+
+        Assert.Equal(ErrorCode.CorruptMessage, error.ErrorCode);
+        Assert.Contains("6124895493223874833", error.Message, StringComparison.Ordinal);
+    }
+
+    private static int RecordBatchHeaderSize(byte[] batches)
+    {
+        OrleansBroker.Protocol.RecordBatchHeader.TryRead(batches, out OrleansBroker.Protocol.RecordBatchHeader first);
+        return first.TotalSize;
+    }
 }
