@@ -1,15 +1,18 @@
 using System.CommandLine;
 using OrleansBroker.Cli;
+using OrleansBroker.Cli.Perf;
 
-var root = new RootCommand("obroker: topics, produce and consume for OrleansBroker.")
+var root = new RootCommand("obroker: topics, produce, consume and perf for OrleansBroker.")
 {
     Common.Gateway,
+    Common.AzureStorage,
     Common.ConnectTimeoutMs,
     Common.ClusterId,
 };
 root.Subcommands.Add(TopicsCommand.Build());
 root.Subcommands.Add(ProduceCommand.Build());
 root.Subcommands.Add(ConsumeCommand.Build());
+root.Subcommands.Add(PerfCommand.Build());
 
 ParseResult parse = root.Parse(args);
 if (parse.Errors.Count > 0)
