@@ -1,3 +1,4 @@
+using OrleansBroker.Testing;
 using OrleansBroker.EndToEndTests.Infrastructure;
 
 namespace OrleansBroker.EndToEndTests;

@@ -1,3 +1,4 @@
+using OrleansBroker.Testing;
 using System.Net;
 using System.Net.Sockets;
 using OrleansBroker.EndToEndTests.Infrastructure;

@@ -1,3 +1,4 @@
+using OrleansBroker.Testing;
 namespace OrleansBroker.DeployTests.Infrastructure;
 
 /// <summary>

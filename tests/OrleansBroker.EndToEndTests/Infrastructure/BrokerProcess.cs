@@ -1,3 +1,4 @@
+using OrleansBroker.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;

@@ -1,14 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace OrleansBroker.DeployTests.Infrastructure;
+namespace OrleansBroker.Testing;
 
-/// <summary>Distinct free TCP ports on 127.0.0.1.</summary>
+/// <summary>Picks free loopback TCP ports by binding listeners to port 0 and releasing them.</summary>
 public static class FreePorts
 {
-    /// <summary>Takes <paramref name="count"/> distinct ports the OS reports free (all held open until every one is chosen).</summary>
-    /// <param name="count">How many ports.</param>
-    /// <returns>The ports.</returns>
+    /// <summary>Returns <paramref name="count"/> distinct ports that were free a moment ago.</summary>
+    /// <param name="count">How many ports, 1 or more.</param>
+    /// <returns>The port numbers.</returns>
     public static int[] Take(int count)
     {
         var listeners = new List<TcpListener>(count);
@@ -16,6 +16,7 @@ public static class FreePorts
         {
             for (int i = 0; i < count; i++)
             {
+                // All held at once, so the ports differ.
                 var listener = new TcpListener(IPAddress.Loopback, 0);
                 listener.Start();
                 listeners.Add(listener);
