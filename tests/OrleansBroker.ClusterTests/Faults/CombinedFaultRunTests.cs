@@ -41,7 +41,11 @@ public sealed class CombinedFaultRunTests(FaultWorkloadFixture fixture, ITestOut
 
         Assert.Equal(options.TotalRecords, result.Records);
         Assert.Equal(options.TotalRecords, result.Report.Acknowledged + result.Report.Failed);
-        Assert.All(FaultKinds.All, kind => Assert.True(result.InjectedCount(kind) > 0, $"{kind} was never injected"));
+        // Continuous kinds hit a fraction of calls all run long, so each must have hit. Discrete events are placed by time, and a fast
+        // run can finish before a late one fires (seen for SiloStop under load): require that events fired, not every kind; each kind
+        // has its own deterministic test (FaultKindTests), which is where "injected" is proven.
+        Assert.All(FaultKinds.All.Where(k => k.IsContinuous()), kind => Assert.True(result.InjectedCount(kind) > 0, $"{kind} was never injected"));
+        Assert.True(FaultKinds.All.Where(k => !k.IsContinuous()).Sum(result.InjectedCount) > 0, "no discrete fault event fired");
         result.Report.ThrowIfAnomalies();
     }
 }
