@@ -71,6 +71,27 @@ public interface ILogStore : IAsyncDisposable
     /// <returns>A task that completes when the snapshot is durable.</returns>
     ValueTask WriteProducerSnapshotAsync(long offset, ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// True when <see cref="WriteProducerSnapshotAsync"/> may keep running while <see cref="AppendAsync"/> and reads continue: the call
+    /// takes what it needs from the store's state before it returns to its caller (its synchronous part) and does its I/O without
+    /// touching the append path. <see cref="PartitionLog"/> then writes periodic snapshots in the background, so an append never waits
+    /// for their fsyncs. At most one such write runs at a time, and <see cref="FlushAsync"/>, another snapshot and
+    /// <see cref="IAsyncDisposable.DisposeAsync"/> are called only after it completed. Default: false (one call at a time).
+    /// </summary>
+    bool CanSnapshotConcurrently => false;
+
+    /// <summary>
+    /// A periodic producer-state snapshot (after a roll or every <see cref="PartitionLogOptions.SnapshotIntervalBytes"/>), written while
+    /// appends go on when <see cref="CanSnapshotConcurrently"/> is true. Unlike <see cref="WriteProducerSnapshotAsync"/> the store need not
+    /// force anything to disk: a snapshot lost in an operating-system crash is only an older starting point for recovery (snapshots carry
+    /// a CRC and are never used past the recovered log end), and an fsync here would stall the appends that share the file system journal.
+    /// Default: <see cref="WriteProducerSnapshotAsync"/>.
+    /// </summary>
+    /// <param name="offset">Log end offset when the snapshot was taken.</param>
+    /// <param name="snapshot">The snapshot bytes.</param>
+    /// <returns>A task that completes when the snapshot is written.</returns>
+    ValueTask WriteProducerSnapshotInBackgroundAsync(long offset, ReadOnlyMemory<byte> snapshot) => WriteProducerSnapshotAsync(offset, snapshot);
+
     /// <summary>Reads the stored producer-state snapshots, newest first.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Each snapshot's offset and bytes; snapshots past <see cref="LogEndOffset"/> are not returned.</returns>

@@ -67,6 +67,7 @@ public sealed class PartitionLog : IAsyncDisposable
     private readonly ILogger _logger;
     private long _bytesSinceSnapshot;
     private bool _snapshotPending;
+    private Task? _backgroundSnapshot;
     private bool _faulted;
     private bool _disposed;
 
@@ -92,6 +93,9 @@ public sealed class PartitionLog : IAsyncDisposable
 
     /// <summary>The producer state (for tests and metrics).</summary>
     public ProducerStateManager ProducerState => _state;
+
+    /// <summary>The producer-state snapshot being written in the background, if any (tests wait on it).</summary>
+    internal Task? BackgroundSnapshot => _backgroundSnapshot;
 
     /// <summary>What <see cref="OpenAsync"/> did: snapshot used, batches replayed, producers recovered.</summary>
     public PartitionLogRecovery Recovery { get; private set; }
@@ -173,7 +177,9 @@ public sealed class PartitionLog : IAsyncDisposable
     /// <remarks>
     /// Order: format (length, magic, size, CRC-32C, compression, header, records) → rule 1 (PID -1: no dedup) → rules 3–7
     /// (<see cref="ProducerStateManager.CheckAppend"/>) → write → producer state (rule 8) → acknowledgement. A refused batch writes nothing.
-    /// A producer-state snapshot follows a segment roll, or <see cref="PartitionLogOptions.SnapshotIntervalBytes"/> of appends.
+    /// A producer-state snapshot follows a segment roll, or <see cref="PartitionLogOptions.SnapshotIntervalBytes"/> of appends; the state is
+    /// copied at once and, when the store allows it (<see cref="ILogStore.CanSnapshotConcurrently"/>), written in the background, so the
+    /// acknowledgement does not wait for the snapshot's fsyncs (a stall of up to ~100 ms per partition, profiled, before).
     /// </remarks>
     /// <exception cref="LogStorageException">The store failed; the log is now faulted.</exception>
     /// <exception cref="InvalidOperationException">The log is faulted or disposed.</exception>
@@ -241,8 +247,16 @@ public sealed class PartitionLog : IAsyncDisposable
         _bytesSinceSnapshot += batch.Length;
         if (rolled || _snapshotPending || _bytesSinceSnapshot >= _options.SnapshotIntervalBytes)
         {
-            // The batch is stored: finish the acknowledgement even if the caller cancels now.
-            await TrySnapshotAfterAppendAsync(CancellationToken.None);
+            if (_store.CanSnapshotConcurrently)
+            {
+                // Off the append path: this batch's acknowledgement does not wait for the snapshot's fsyncs.
+                StartBackgroundSnapshot();
+            }
+            else
+            {
+                // The batch is stored: finish the acknowledgement even if the caller cancels now.
+                await TrySnapshotAfterAppendAsync(CancellationToken.None);
+            }
         }
 
         return new LogAppendResult(AppendStatus.Appended, baseOffset, header.MaxTimestamp);
@@ -288,6 +302,8 @@ public sealed class PartitionLog : IAsyncDisposable
     public async ValueTask CheckpointAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfUnusable();
+        await WaitForBackgroundSnapshotAsync();
+        ThrowIfUnusable();
         long offset = _store.LogEndOffset;
         try
         {
@@ -326,6 +342,7 @@ public sealed class PartitionLog : IAsyncDisposable
         finally
         {
             _disposed = true;
+            await WaitForBackgroundSnapshotAsync();
             await _store.DisposeAsync();
         }
     }
@@ -373,6 +390,56 @@ public sealed class PartitionLog : IAsyncDisposable
             // The batch is stored and acknowledged; a missing snapshot only lengthens the next recovery.
             _snapshotPending = true;
             PartitionLogLog.SnapshotWriteFailed(_logger, ex, offset);
+        }
+    }
+
+    /// <summary>
+    /// Takes a producer-state snapshot now (the state at the log end offset, in memory) and writes it in the background, through a store
+    /// that allows it (<see cref="ILogStore.CanSnapshotConcurrently"/>); when one is still being written, the next append tries again.
+    /// A failure is logged and retried after a later append, as in <see cref="TrySnapshotAfterAppendAsync"/>.
+    /// </summary>
+    private void StartBackgroundSnapshot()
+    {
+        if (_backgroundSnapshot is { IsCompleted: false })
+        {
+            _snapshotPending = true;
+            return;
+        }
+
+        long offset = _store.LogEndOffset;
+        byte[] snapshot = _state.CreateSnapshot(offset);
+        int producers = _state.ProducerCount;
+        _bytesSinceSnapshot = 0;
+        _snapshotPending = false;
+        _backgroundSnapshot = WriteInBackgroundAsync();
+
+        async Task WriteInBackgroundAsync()
+        {
+            try
+            {
+                // The store takes what it needs synchronously, before its first await (CanSnapshotConcurrently).
+                await _store.WriteProducerSnapshotInBackgroundAsync(offset, snapshot);
+                PartitionLogLog.SnapshotWritten(_logger, offset, producers, snapshot.Length);
+            }
+            catch (LogFencedException ex)
+            {
+                MarkFaulted(ex, "snapshot", offset);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                _snapshotPending = true;
+                PartitionLogLog.SnapshotWriteFailed(_logger, ex, offset);
+            }
+        }
+    }
+
+    /// <summary>Waits for a background snapshot (its failure was already handled), before a flush, a checkpoint or closing the store.</summary>
+    private async ValueTask WaitForBackgroundSnapshotAsync()
+    {
+        if (_backgroundSnapshot is { } pending)
+        {
+            _backgroundSnapshot = null;
+            await pending;
         }
     }
 

@@ -38,20 +38,21 @@ public static class RecordBatchReader
         }
     }
 
-    /// <summary>Decodes every record of one uncompressed batch.</summary>
-    /// <param name="batch">Exactly one batch (<c>batchLength + 12</c> bytes).</param>
-    /// <returns>
-    /// The records with absolute offsets (base offset + offset delta) and timestamps (base timestamp + delta, or the
-    /// batch's max timestamp under LogAppendTime); key, value and header bytes are slices of <paramref name="batch"/>,
-    /// header values are copies. The CRC is not checked here: see <see cref="RecordBatch.Validate"/>.
-    /// </returns>
-    /// <exception cref="InvalidDataException">
-    /// The batch is compressed, its magic is not 2, its length disagrees with <c>batchLength</c>, or its records
-    /// section does not decode to exactly <c>recordCount</c> records.
-    /// </exception>
-    public static IReadOnlyList<Record> ReadRecords(ReadOnlyMemory<byte> batch)
+    /// <summary>
+    /// Walks the records of one batch without allocating: each <see cref="RecordView"/> holds slices of <paramref name="batch"/>.
+    /// The same checks as <see cref="ReadRecords"/>; the records are checked as the enumeration reaches them.
+    /// </summary>
+    /// <param name="batch">Exactly one uncompressed batch (a slice from <see cref="ReadBatches"/>).</param>
+    /// <returns>An enumerator for <c>foreach</c>.</returns>
+    /// <exception cref="InvalidDataException">The header is invalid or the batch is compressed (here); a record is malformed (while enumerating).</exception>
+    public static RecordEnumerator EnumerateRecords(ReadOnlyMemory<byte> batch)
     {
-        ReadOnlySpan<byte> span = batch.Span;
+        RecordBatchHeader header = CheckForReading(batch.Span);
+        return new RecordEnumerator(batch[RecordBatchHeader.Size..], header);
+    }
+
+    private static RecordBatchHeader CheckForReading(ReadOnlySpan<byte> span)
+    {
         if (!RecordBatchHeader.TryRead(span, out RecordBatchHeader header))
         {
             throw new InvalidDataException($"A record batch needs at least {RecordBatchHeader.Size} bytes; got {span.Length}.");
@@ -77,6 +78,23 @@ public static class RecordBatchReader
             throw new InvalidDataException($"Record batch declares a negative record count ({header.RecordCount}).");
         }
 
+        return header;
+    }
+
+    /// <summary>Decodes every record of one uncompressed batch.</summary>
+    /// <param name="batch">Exactly one batch (<c>batchLength + 12</c> bytes).</param>
+    /// <returns>
+    /// The records with absolute offsets (base offset + offset delta) and timestamps (base timestamp + delta, or the
+    /// batch's max timestamp under LogAppendTime); key, value and header bytes are slices of <paramref name="batch"/>,
+    /// header values are copies. The CRC is not checked here: see <see cref="RecordBatch.Validate"/>.
+    /// </returns>
+    /// <exception cref="InvalidDataException">
+    /// The batch is compressed, its magic is not 2, its length disagrees with <c>batchLength</c>, or its records
+    /// section does not decode to exactly <c>recordCount</c> records.
+    /// </exception>
+    public static IReadOnlyList<Record> ReadRecords(ReadOnlyMemory<byte> batch)
+    {
+        RecordBatchHeader header = CheckForReading(batch.Span);
         ReadOnlyMemory<byte> recordsMemory = batch[RecordBatchHeader.Size..];
         ReadOnlySpan<byte> records = recordsMemory.Span;
         var result = new List<Record>(Math.Min(header.RecordCount, records.Length / (RecordCodec.MinRecordBodyBytes + 1)));

@@ -42,6 +42,9 @@ internal sealed class LogSegment : IDisposable
     /// <summary>Bytes appended since the last index entry (Kafka's <c>bytesSinceLastIndexEntry</c>).</summary>
     public long BytesSinceLastIndexEntry { get; set; }
 
+    /// <summary>Set (under the store's checkpoint lock) when the log rolled past this segment: it was fsynced and its whole index written.</summary>
+    public bool Rolled { get; set; }
+
     /// <summary>Position of the last index entry, or 0 when the index is empty.</summary>
     public long LastIndexedPosition => Index.Last?.Position ?? 0;
 

@@ -90,10 +90,25 @@ internal sealed class OffsetIndex
         return found < 0 ? 0 : entries[found].Position;
     }
 
-    /// <summary>Writes the whole index to <paramref name="path"/> (replacing it) and fsyncs it.</summary>
-    public void WriteTo(string path)
+    /// <summary>A copy holding only the first <paramref name="count"/> entries (the part a <see cref="RecoveryPoint"/> vouches for).</summary>
+    public OffsetIndex Prefix(int count)
     {
-        int count = Volatile.Read(ref _count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count);
+        var entries = new Entry[Math.Max(16, count)];
+        Array.Copy(Volatile.Read(ref _entries), entries, count);
+        return new OffsetIndex(entries, count);
+    }
+
+    /// <summary>Writes the whole index to <paramref name="path"/> (replacing it) and fsyncs it.</summary>
+    public void WriteTo(string path) => WriteTo(path, Count, flushToDisk: true);
+
+    /// <summary>
+    /// Writes the first <paramref name="count"/> entries to <paramref name="path"/> (replacing it), and fsyncs it when asked. Safe while the
+    /// single writer appends: entries below <see cref="Count"/> never change, and a grown array keeps them.
+    /// </summary>
+    public void WriteTo(string path, int count, bool flushToDisk)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count);
         Entry[] entries = Volatile.Read(ref _entries);
         byte[] bytes = new byte[count * EntrySize];
         for (int i = 0; i < count; i++)
@@ -104,7 +119,10 @@ internal sealed class OffsetIndex
 
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
         stream.Write(bytes);
-        stream.Flush(flushToDisk: true);
+        if (flushToDisk)
+        {
+            stream.Flush(flushToDisk: true);
+        }
     }
 
     /// <summary>

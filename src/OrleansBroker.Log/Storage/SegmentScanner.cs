@@ -9,7 +9,16 @@ namespace OrleansBroker.Log.Storage;
 /// <param name="Index">The index rebuilt over the valid batches.</param>
 /// <param name="BytesSinceLastIndexEntry">Index bookkeeping to continue appending.</param>
 /// <param name="StopReason">Why the scan stopped before the end of the file, or <c>null</c>.</param>
-internal readonly record struct SegmentScanResult(long ValidBytes, long NextOffset, OffsetIndex Index, long BytesSinceLastIndexEntry, string? StopReason);
+/// <param name="LastBatchPosition">Position of the last valid batch, or -1 when there is none.</param>
+internal readonly record struct SegmentScanResult(long ValidBytes, long NextOffset, OffsetIndex Index, long BytesSinceLastIndexEntry, string? StopReason, long LastBatchPosition = -1);
+
+/// <summary>Where a scan starts: a known-good prefix of the segment (see <see cref="RecoveryPoint"/>) and the index state at its end.</summary>
+/// <param name="Position">Bytes already known to be valid.</param>
+/// <param name="NextOffset">Offset of the first batch at <see cref="Position"/>.</param>
+/// <param name="LastBatchPosition">Position of the last batch before <see cref="Position"/>, or -1.</param>
+/// <param name="Index">Index entries covering the prefix; the scan appends to it.</param>
+/// <param name="BytesSinceLastIndexEntry">Index bookkeeping at <see cref="Position"/>.</param>
+internal readonly record struct ScanStart(long Position, long NextOffset, long LastBatchPosition, OffsetIndex Index, long BytesSinceLastIndexEntry);
 
 /// <summary>
 /// Walks a segment file batch by batch, reading it sequentially in large chunks: checks each batch's header (magic, length inside
@@ -19,13 +28,14 @@ internal static class SegmentScanner
 {
     private const int ChunkBytes = 1 << 20;
 
-    public static SegmentScanResult Scan(SafeFileHandle handle, long fileLength, long baseOffset, int indexIntervalBytes, bool verifyCrc, CancellationToken cancellationToken)
+    public static SegmentScanResult Scan(SafeFileHandle handle, long fileLength, long baseOffset, int indexIntervalBytes, bool verifyCrc, CancellationToken cancellationToken, ScanStart? start = null)
     {
-        var index = new OffsetIndex();
+        OffsetIndex index = start?.Index ?? new OffsetIndex();
         var window = new Window(handle, fileLength);
-        long position = 0;
-        long expectedOffset = baseOffset;
-        long bytesSinceLastIndexEntry = 0;
+        long position = start?.Position ?? 0;
+        long expectedOffset = start?.NextOffset ?? baseOffset;
+        long bytesSinceLastIndexEntry = start?.BytesSinceLastIndexEntry ?? 0;
+        long lastBatchPosition = start?.LastBatchPosition ?? -1;
         string? stopReason = null;
         while (position < fileLength)
         {
@@ -43,11 +53,12 @@ internal static class SegmentScanner
             }
 
             bytesSinceLastIndexEntry += header.TotalSize;
+            lastBatchPosition = position;
             position += header.TotalSize;
             expectedOffset = header.LastOffset + 1;
         }
 
-        return new SegmentScanResult(position, expectedOffset, index, bytesSinceLastIndexEntry, stopReason);
+        return new SegmentScanResult(position, expectedOffset, index, bytesSinceLastIndexEntry, stopReason, lastBatchPosition);
     }
 
     private static string? Check(Window window, long position, long fileLength, long baseOffset, long expectedOffset, bool verifyCrc, out RecordBatchHeader header)
