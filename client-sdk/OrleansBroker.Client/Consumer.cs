@@ -101,6 +101,7 @@ public sealed partial class Consumer : IAsyncDisposable
             Cursor c = _cursors.Find(x => x.TopicPartition == position.TopicPartition)
                 ?? throw new InvalidOperationException($"{position.TopicPartition} is not assigned.");
             c.Version++;
+            c.Delivering = null;
             c.Requested = position.Offset;
             c.Position = position.Offset.IsSpecial ? -1 : position.Offset.Value;
             c.Prefetch = null;
@@ -116,7 +117,13 @@ public sealed partial class Consumer : IAsyncDisposable
         lock (_sync)
         {
             Cursor? c = _cursors.Find(x => x.TopicPartition == partition);
-            return c is null ? Offset.Unset : c.Position >= 0 ? new Offset(c.Position) : c.Requested;
+            if (c is null)
+            {
+                return Offset.Unset;
+            }
+
+            long position = DeliveredPositionLocked(c);
+            return position >= 0 ? new Offset(position) : c.Requested;
         }
     }
 
@@ -174,20 +181,27 @@ public sealed partial class Consumer : IAsyncDisposable
                 Poll poll = await PollAsync(c, cancellationToken).ConfigureAwait(false);
                 failed |= poll.Failed;
                 progressed |= poll.Moved;
-                foreach (ConsumeResult r in poll.Records)
+                // The position moves record by record without taking the lock: the cursor knows which poll it is handing out and how
+                // many of its records went (Delivered); Position() and the next poll fold that in (FoldDeliveredLocked).
+                lock (_sync)
                 {
-                    lock (_sync)
+                    if (c.Version == poll.Version && poll.Records.Count > 0)
                     {
-                        if (c.Version != poll.Version)
-                        {
-                            break;
-                        }
+                        c.Delivering = poll;
+                        c.Delivered = 0;
+                    }
+                }
 
-                        c.Position = r.Offset + 1;
+                for (int i = 0; i < poll.Records.Count; i++)
+                {
+                    if (Volatile.Read(ref c.Version) != poll.Version)
+                    {
+                        break;
                     }
 
+                    Volatile.Write(ref c.Delivered, i + 1);
                     progressed = true;
-                    yield return r;
+                    yield return poll.Records[i];
                 }
 
                 bool eof;
@@ -197,6 +211,8 @@ public sealed partial class Consumer : IAsyncDisposable
                     {
                         continue;
                     }
+
+                    FoldDeliveredLocked(c);
 
                     if (poll.NextPosition > c.Position)
                     {
@@ -288,6 +304,7 @@ public sealed partial class Consumer : IAsyncDisposable
         Task<FetchResult>? prefetch = null;
         lock (_sync)
         {
+            FoldDeliveredLocked(c);
             position = c.Position;
             version = c.Version;
             requested = c.Requested;
@@ -344,10 +361,18 @@ public sealed partial class Consumer : IAsyncDisposable
             }
 
             c.FailingSince = null;
-            var records = new List<ConsumeResult>();
+            List<ConsumeResult> records;
             long next = position;
             try
             {
+                // Sized once from the batch headers (a record takes at least 7 bytes), not grown record by record.
+                long expected = 0;
+                foreach ((RecordBatchHeader header, ReadOnlyMemory<byte> _) in RecordBatchReader.ReadBatches(result.Records))
+                {
+                    expected += Math.Max(0, header.RecordCount);
+                }
+
+                records = new List<ConsumeResult>((int)Math.Min(expected, result.Records.Length / 7));
                 long previousEnd = -1;
                 foreach ((RecordBatchHeader header, ReadOnlyMemory<byte> bytes) in RecordBatchReader.ReadBatches(result.Records))
                 {
@@ -367,7 +392,8 @@ public sealed partial class Consumer : IAsyncDisposable
                     previousEnd = header.LastOffset + 1;
                     if (header.LastOffset >= position && !header.IsControl)
                     {
-                        foreach (Record r in RecordBatchReader.ReadRecords(bytes))
+                        // Straight from the fetched bytes to the results: no intermediate record objects.
+                        foreach (RecordView r in RecordBatchReader.EnumerateRecords(bytes))
                         {
                             if (r.Offset >= position)
                             {
@@ -379,7 +405,7 @@ public sealed partial class Consumer : IAsyncDisposable
                                     Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(r.Timestamp),
                                     Key = r.Key?.ToArray(),
                                     Value = r.Value?.ToArray(),
-                                    Headers = r.Headers,
+                                    Headers = r.ReadHeaders(),
                                 });
                             }
                         }
@@ -441,17 +467,42 @@ public sealed partial class Consumer : IAsyncDisposable
         return task;
     }
 
+    /// <summary>The position including the records handed out from the poll being delivered, if it is still current.</summary>
+    private static long DeliveredPositionLocked(Cursor c)
+    {
+        if (c.Delivering is { } poll && poll.Version == c.Version && Volatile.Read(ref c.Delivered) is int delivered and > 0)
+        {
+            return Math.Max(c.Position, poll.Records[delivered - 1].Offset + 1);
+        }
+
+        return c.Position;
+    }
+
+    /// <summary>Moves the position past the records handed out from the poll being delivered and forgets that poll.</summary>
+    private static void FoldDeliveredLocked(Cursor c)
+    {
+        c.Position = DeliveredPositionLocked(c);
+        c.Delivering = null;
+    }
+
     private sealed class Cursor(TopicPartition topicPartition, Offset requested)
     {
+        /// <summary>Changes on every seek or reassignment, so results of older fetches are dropped. Written under the lock, read without.</summary>
+        public int Version;
+
+        /// <summary>Records of <see cref="Delivering"/> handed out so far; written without the lock by the enumerating thread.</summary>
+        public int Delivered;
+
         public TopicPartition TopicPartition { get; } = topicPartition;
+
+        /// <summary>The poll whose records are being handed out (see <see cref="FoldDeliveredLocked"/>), or <c>null</c>.</summary>
+        public Poll? Delivering { get; set; }
 
         public Offset Requested { get; set; } = requested;
 
         /// <summary>Next offset to return; -1 while <see cref="Requested"/> is a special value not yet resolved.</summary>
         public long Position { get; set; } = requested.IsSpecial ? -1 : requested.Value;
 
-        /// <summary>Changes on every seek or reassignment, so results of older fetches are dropped.</summary>
-        public int Version { get; set; }
 
         public Task<FetchResult>? Prefetch { get; set; }
 

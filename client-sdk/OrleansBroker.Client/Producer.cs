@@ -18,6 +18,10 @@ namespace OrleansBroker.Client;
 /// can send, or on <see cref="FlushAsync"/>. A closed batch is sealed (header, producer id, epoch, base sequence, CRC)
 /// when it is drained into the in-flight window, as Kafka's accumulator does at drain time; its sequence then never
 /// changes on retry. Callbacks of one partition run in offset order, on one dispatcher task.</para>
+/// <para><b>Producer id.</b> With idempotence and no <see cref="ProducerOptions.ProducerIdentity"/> the producer asks the registry for
+/// its producer id as soon as it is created (as Kafka's and librdkafka's producers do), so the first batch does not wait for that
+/// round trip; a transient failure is retried in the background. With an identity it asks when the first batch is ready, so of two
+/// incarnations the one that sends first gets its epoch first.</para>
 /// <para><b>Retries.</b> A send that fails without reaching the grain (connection failed, gateway too busy, no compatible
 /// silo), a send without a reply within <see cref="ProducerOptions.RequestTimeout"/> or cut by a lost connection (outcome
 /// unknown), and a retriable broker error are all retried with the same bytes after an exponential backoff
@@ -53,6 +57,10 @@ namespace OrleansBroker.Client;
 public sealed partial class Producer : IAsyncDisposable
 {
     private const int MaxPooledBuilders = 8;
+    private const int MaxPooledRecordLists = 8;
+
+    [ThreadStatic]
+    private static Effects? t_effects;
 
     private readonly IBrokerTransport _transport;
     private readonly ProducerOptions _options;
@@ -61,6 +69,9 @@ public sealed partial class Producer : IAsyncDisposable
     private readonly Random _random;
     private readonly Lock _sync = new();
     private readonly Dictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
+
+    /// <summary>Emptied record lists of reported batches, reused by new batches (guarded by <see cref="_sync"/>).</summary>
+    private readonly Stack<List<RecordEntry>> _recordLists = new();
     private readonly BufferPool _buffer;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _dispatcher;
@@ -73,6 +84,7 @@ public sealed partial class Producer : IAsyncDisposable
     private bool _bumpInProgress;
     private ProduceException? _fatal;
     private bool _disposed;
+    private string? _validTopic;
     private bool _closed;
     private long _pendingRecords;
     private int _flushers;
@@ -92,6 +104,13 @@ public sealed partial class Producer : IAsyncDisposable
         _pidState = _idempotent ? PidState.None : PidState.Ready;
         _buffer = new BufferPool(options.BufferMemory);
         _dispatcher = Task.Run(DispatchAsync);
+        if (_idempotent && options.ProducerIdentity is null)
+        {
+            // As Kafka's and librdkafka's producers do: ask for the producer id at once, so the first batch does not wait for it. Not with a
+            // ProducerIdentity: there the incarnation that sends first must get its epoch first, as before.
+            _pidState = PidState.Initializing;
+            _ = InitProducerIdAsync();
+        }
     }
 
     private enum PidState
@@ -330,23 +349,28 @@ public sealed partial class Producer : IAsyncDisposable
     private int Validate(string topic, int? partition, Message message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!TopicName.IsValid(topic, out string? reason))
+
+        // The name check runs once per topic string instance in a row, not once per record.
+        if (topic is null || !ReferenceEquals(topic, Volatile.Read(ref _validTopic)))
         {
-            throw new ProduceException(ErrorCode.InvalidTopic, reason!, null, null, message);
+            if (!TopicName.IsValid(topic, out string? reason))
+            {
+                throw new ProduceException(ErrorCode.InvalidTopic, reason!, null, null, message);
+            }
+
+            Volatile.Write(ref _validTopic, topic);
         }
 
         if (partition is < 0)
         {
-            throw new ProduceException(ErrorCode.UnknownTopicOrPartition, $"Partition {partition} of '{topic}' does not exist.", null, new TopicPartition(topic, partition.Value), message);
+            throw new ProduceException(ErrorCode.UnknownTopicOrPartition, $"Partition {partition} of '{topic}' does not exist.", null, new TopicPartition(topic!, partition.Value), message);
         }
 
-        lock (_sync)
+        // Read without the lock: both are set once, under it; Enqueue checks _fatal again under the lock.
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        if (Volatile.Read(ref _fatal) is { } fatal)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_fatal is not null)
-            {
-                throw _fatal.ForRecord(null, message);
-            }
+            throw fatal.ForRecord(null, message);
         }
 
         long size = 64L + (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
@@ -363,9 +387,14 @@ public sealed partial class Producer : IAsyncDisposable
 
     private void Enqueue(string topic, int? partition, Message message, int size, Action<DeliveryReport>? handler, TaskCompletionSource<DeliveryResult>? tcs)
     {
-        long timestamp = (message.Timestamp ?? _time.GetUtcNow()).ToUnixTimeMilliseconds();
+        DateTimeOffset now = _time.GetUtcNow();
+        long timestamp = (message.Timestamp ?? now).ToUnixTimeMilliseconds();
         var entry = new RecordEntry(message, timestamp, size, partition, handler, tcs);
-        var fx = new Effects();
+
+        // One Effects per thread, reused record after record (taken out while in use, so a nested call gets its own).
+        Effects fx = t_effects ?? new Effects();
+        t_effects = null;
+        fx.Now = now;
         lock (_sync)
         {
             _pendingRecords++;
@@ -394,6 +423,8 @@ public sealed partial class Producer : IAsyncDisposable
         }
 
         Run(fx);
+        fx.Clear();
+        t_effects = fx;
     }
 
     // ---------------------------------------------------------------- routing and accumulation
@@ -506,13 +537,24 @@ public sealed partial class Producer : IAsyncDisposable
     private void AfterAppendLocked(PartitionState p, bool created, Effects fx)
     {
         bool closed = false;
-        if (p.Open is { } open && open.Builder!.SizeInBytes >= p.Topic.MaxBatchBytes)
+        bool lingered = false;
+        if (p.Open is { } open)
         {
-            CloseOpenLocked(p);
-            closed = true;
+            if (open.Builder!.SizeInBytes >= p.Topic.MaxBatchBytes)
+            {
+                CloseOpenLocked(p);
+                closed = true;
+            }
+            else if (!open.LingerPumped && fx.Now >= open.LingerDue)
+            {
+                // Its linger.ms is up and records keep coming: send it now rather than when the linger timer gets a thread (under load
+                // that can be milliseconds later). Once: if the window is full, the next acknowledgement sends it.
+                open.LingerPumped = true;
+                lingered = true;
+            }
         }
 
-        if (created || closed)
+        if (created || closed || lingered)
         {
             PumpLocked(p, fx);
         }
@@ -535,7 +577,11 @@ public sealed partial class Producer : IAsyncDisposable
     {
         DateTimeOffset now = _time.GetUtcNow();
         RecordBatchBuilder builder = p.Topic.BuilderPool.Count > 0 ? p.Topic.BuilderPool.Pop() : new RecordBatchBuilder(p.Topic.MaxBatchBytes);
-        return new ProducerBatch(p, builder, now, now + TimeSpan.FromMilliseconds(_options.LingerMs), now + _options.DeliveryTimeout);
+        return new ProducerBatch(p, builder, now, now + TimeSpan.FromMilliseconds(_options.LingerMs), now + _options.DeliveryTimeout)
+        {
+            // A reported batch's list, or one sized like this partition's last batch, so it does not grow record by record.
+            Records = _recordLists.Count > 0 ? _recordLists.Pop() : new List<RecordEntry>(Math.Max(16, p.LastBatchRecords)),
+        };
     }
 
     private void CloseOpenLocked(PartitionState p)
@@ -547,6 +593,7 @@ public sealed partial class Producer : IAsyncDisposable
         }
 
         p.Open = null;
+        p.LastBatchRecords = b.Records.Count;
         int size = b.Builder!.SizeInBytes;
         if (size > p.Topic.MaxMessageBytes)
         {
@@ -1335,9 +1382,21 @@ public sealed partial class Producer : IAsyncDisposable
                 }
             }
 
+            int reported = c.Records.Count;
+            bool reuse = c.Records.Capacity >= 64;
+            if (reuse)
+            {
+                c.Records.Clear();
+            }
+
             lock (_sync)
             {
-                _pendingRecords -= c.Records.Count;
+                if (reuse && _recordLists.Count < MaxPooledRecordLists)
+                {
+                    _recordLists.Push(c.Records);
+                }
+
+                _pendingRecords -= reported;
                 if (_pendingRecords == 0 && _idle is { } idle)
                 {
                     _idle = null;
@@ -1467,6 +1526,19 @@ public sealed partial class Producer : IAsyncDisposable
 
         public void AddLoad(TopicState topic) => (_loads ??= []).Add(topic);
 
+        /// <summary>Empties it for reuse.</summary>
+        public void Clear()
+        {
+            _issues?.Clear();
+            _loads?.Clear();
+            StartInit = false;
+            StartBump = false;
+            Now = default;
+        }
+
+        /// <summary>The clock when a record was handed over (<c>default</c> on other paths): lets an append notice an expired linger.</summary>
+        public DateTimeOffset Now { get; set; }
+
         public bool StartInit { get; set; }
 
         public bool StartBump { get; set; }
@@ -1526,6 +1598,9 @@ public sealed partial class Producer : IAsyncDisposable
         /// <summary>Base sequence of the next batch to stamp.</summary>
         public int NextSequence { get; set; }
 
+        /// <summary>Records in the last batch closed here: the initial capacity of the next batch's record list.</summary>
+        public int LastBatchRecords { get; set; }
+
         /// <summary>
         /// When (<see cref="TimeProvider.GetTimestamp"/>) the newest batch this partition acknowledged in the current producer id
         /// and epoch was first sent; <c>null</c> before one was (also after an epoch bump). See <see cref="MaxInFlightLocked"/>.
@@ -1552,13 +1627,16 @@ public sealed partial class Producer : IAsyncDisposable
 
         public RecordBatchBuilder? Builder { get; set; } = builder;
 
-        public List<RecordEntry> Records { get; } = [];
+        public List<RecordEntry> Records { get; set; } = null!;
 
         public long ReservedBytes { get; set; }
 
         public DateTimeOffset CreatedAt { get; } = createdAt;
 
         public DateTimeOffset LingerDue { get; } = lingerDue;
+
+        /// <summary>An append already pumped the partition because this batch's linger was up.</summary>
+        public bool LingerPumped { get; set; }
 
         public DateTimeOffset Deadline { get; } = deadline;
 

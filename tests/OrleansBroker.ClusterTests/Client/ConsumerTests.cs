@@ -97,6 +97,34 @@ public sealed class ConsumerTests
     }
 
     [Fact]
+    public async Task ConsumeAsync_StoppedInsideABatch_PositionAtNextRecordAndNextEnumerationResumesThere()
+    {
+        await SeedAsync(5, 3);
+        await using Consumer consumer = Create();
+        var tp = new TopicPartition("t", 0);
+        consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
+        var first = new List<long>();
+        var positions = new List<long>();
+
+        await foreach (ConsumeResult r in consumer.ConsumeAsync().WithCancellation(CancellationToken.None))
+        {
+            first.Add(r.Offset);
+            positions.Add(consumer.Position(tp).Value);
+            if (first.Count == 3)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal([0L, 1L, 2L], first);
+        Assert.Equal([1L, 2L, 3L], positions);
+        Assert.Equal(3, consumer.Position(tp).Value);
+        List<ConsumeResult> rest = await ReadUntilEofAsync(consumer).WaitAsync(Guard);
+        Assert.Equal([3L, 4L, 5L, 6L, 7L], rest.Select(r => r.Offset));
+        Assert.Equal(8, consumer.Position(tp).Value);
+    }
+
+    [Fact]
     public async Task Seek_BackToZero_RecordsReturnedAgain()
     {
         await SeedAsync(3);
