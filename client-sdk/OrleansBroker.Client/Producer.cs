@@ -18,10 +18,6 @@ namespace OrleansBroker.Client;
 /// can send, or on <see cref="FlushAsync"/>. A closed batch is sealed (header, producer id, epoch, base sequence, CRC)
 /// when it is drained into the in-flight window, as Kafka's accumulator does at drain time; its sequence then never
 /// changes on retry. Callbacks of one partition run in offset order, on one dispatcher task.</para>
-/// <para><b>Producer id.</b> With idempotence and no <see cref="ProducerOptions.ProducerIdentity"/> the producer asks the registry for
-/// its producer id as soon as it is created (as Kafka's and librdkafka's producers do), so the first batch does not wait for that
-/// round trip; a transient failure is retried in the background. With an identity it asks when the first batch is ready, so of two
-/// incarnations the one that sends first gets its epoch first.</para>
 /// <para><b>Retries.</b> A send that fails without reaching the grain (connection failed, gateway too busy, no compatible
 /// silo), a send without a reply within <see cref="ProducerOptions.RequestTimeout"/> or cut by a lost connection (outcome
 /// unknown), and a retriable broker error are all retried with the same bytes after an exponential backoff
@@ -104,13 +100,6 @@ public sealed partial class Producer : IAsyncDisposable
         _pidState = _idempotent ? PidState.None : PidState.Ready;
         _buffer = new BufferPool(options.BufferMemory);
         _dispatcher = Task.Run(DispatchAsync);
-        if (_idempotent && options.ProducerIdentity is null)
-        {
-            // As Kafka's and librdkafka's producers do: ask for the producer id at once, so the first batch does not wait for it. Not with a
-            // ProducerIdentity: there the incarnation that sends first must get its epoch first, as before.
-            _pidState = PidState.Initializing;
-            _ = InitProducerIdAsync();
-        }
     }
 
     private enum PidState
