@@ -15,7 +15,8 @@ namespace OrleansBroker.Client;
 /// <remarks>
 /// <para><b>Batching.</b> A partition's open batch is closed when it reaches <see cref="ProducerOptions.BatchSize"/>
 /// (capped at the topic's <c>max.message.bytes</c>), when it is <see cref="ProducerOptions.LingerMs"/> old and the partition
-/// can send, or on <see cref="FlushAsync"/>. A closed batch is sealed (header, producer id, epoch, base sequence, CRC)
+/// can send, when the partition has no batch awaiting acknowledgement (<see cref="ProducerOptions.SendWhenIdle"/>, the default), or on
+/// <see cref="FlushAsync"/>. A closed batch is sealed (header, producer id, epoch, base sequence, CRC)
 /// when it is drained into the in-flight window, as Kafka's accumulator does at drain time; its sequence then never
 /// changes on retry. Callbacks of one partition run in offset order, on one dispatcher task.</para>
 /// <para><b>Retries.</b> A send that fails without reaching the grain (connection failed, gateway too busy, no compatible
@@ -670,7 +671,7 @@ public sealed partial class Producer : IAsyncDisposable
                     {
                         if (p.Ready.First is not { } node)
                         {
-                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0))
+                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0 || (p.Window.Count == 0 && _options.SendWhenIdle)))
                             {
                                 CloseOpenLocked(p);
                                 continue;

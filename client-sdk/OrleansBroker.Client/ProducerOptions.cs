@@ -38,6 +38,16 @@ public sealed record ProducerOptions
     public int LingerMs { get; init; } = 5;
 
     /// <summary>
+    /// When true (the default), a partition with no batch awaiting acknowledgement sends its batch at once instead of waiting
+    /// <see cref="LingerMs"/>; <see cref="LingerMs"/> then applies only while a batch of the partition is in flight. Batches grow
+    /// with the load (the records that arrive during one round trip) instead of with time, so a lightly loaded producer is not
+    /// delayed by the linger and a busy one still sends large batches. False waits <see cref="LingerMs"/> always, as Kafka's
+    /// <c>linger.ms</c> does. Not a Kafka setting: Kafka's pre-4.0 default <c>linger.ms=0</c> sends at once even while requests are
+    /// in flight.
+    /// </summary>
+    public bool SendWhenIdle { get; init; } = true;
+
+    /// <summary>
     /// Largest batch, in bytes, header included (Kafka's <c>batch.size</c>). Default 1 MiB: larger than Kafka's 16384
     /// because each batch costs one grain call, so fewer, larger batches give the throughput. The producer caps it at
     /// the topic's <c>max.message.bytes</c>; a single record larger than that fails with <see cref="ErrorCode.MessageTooLarge"/>.

@@ -34,6 +34,7 @@ internal static class PerfCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON line instead of text." };
         var lingerMs = new Option<int>("--linger-ms") { Description = "linger.ms.", DefaultValueFactory = _ => ProducerOptions.Default.LingerMs };
         var batchSize = new Option<int>("--batch-size") { Description = "batch.size in bytes.", DefaultValueFactory = _ => ProducerOptions.Default.BatchSize };
+        var lingerAlways = new Option<bool>("--linger-always") { Description = "Wait linger.ms also when the partition has nothing in flight (SendWhenIdle off: Kafka's linger.ms exactly)." };
         var warmupRecords = new Option<long>("--warmup-records") { Description = "Send this many records first, unmeasured (JIT warm-up of the client), to the same topic.", DefaultValueFactory = _ => 0 };
         Option<int?> siloPid = SiloPidOption();
         Common.AtLeast(records, 1);
@@ -54,7 +55,7 @@ internal static class PerfCommand
 
         var produce = new Command("produce", "Send N records of B bytes as fast as possible (or at --throughput) and print records/s, MB/s and ack latency percentiles.")
         {
-            records, recordSize, partitions, producers, noIdempotence, throughput, topic, json, lingerMs, batchSize, siloPid, warmupRecords,
+            records, recordSize, partitions, producers, noIdempotence, throughput, topic, json, lingerMs, lingerAlways, batchSize, siloPid, warmupRecords,
         };
         produce.SetAction((parse, ct) => Common.RunAsync(async token =>
         {
@@ -70,7 +71,8 @@ internal static class PerfCommand
                 !parse.GetValue(noIdempotence),
                 parse.GetValue(throughput),
                 parse.GetValue(lingerMs),
-                parse.GetValue(batchSize));
+                parse.GetValue(batchSize),
+                SendWhenIdle: !parse.GetValue(lingerAlways));
             bool asJson = parse.GetValue(json);
             if (!asJson)
             {

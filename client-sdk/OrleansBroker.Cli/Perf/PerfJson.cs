@@ -44,6 +44,7 @@ internal static class PerfJson
         }
 
         w.WriteNumber("lingerMs", s.LingerMs);
+        w.WriteBoolean("sendWhenIdle", s.SendWhenIdle);
         w.WriteNumber("batchSize", s.BatchSize);
         w.WriteNumber("acknowledged", r.Acknowledged);
         w.WriteNumber("failed", r.Failed);

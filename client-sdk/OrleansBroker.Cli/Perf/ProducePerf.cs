@@ -13,8 +13,9 @@ namespace OrleansBroker.Cli.Perf;
 /// <param name="Throughput">Target records/s over all producers, or <c>null</c> for as fast as possible.</param>
 /// <param name="LingerMs">linger.ms.</param>
 /// <param name="BatchSize">batch.size in bytes.</param>
+/// <param name="SendWhenIdle"><see cref="ProducerOptions.SendWhenIdle"/>.</param>
 internal sealed record ProducePerfSettings(
-    string Topic, long Records, int RecordSize, int Producers, bool Idempotence, double? Throughput, int LingerMs, int BatchSize);
+    string Topic, long Records, int RecordSize, int Producers, bool Idempotence, double? Throughput, int LingerMs, int BatchSize, bool SendWhenIdle = true);
 
 /// <summary>Figures of one produce run.</summary>
 internal sealed record ProducePerfResult
@@ -77,6 +78,7 @@ internal static class ProducePerf
             EnableIdempotence = s.Idempotence,
             LingerMs = s.LingerMs,
             BatchSize = s.BatchSize,
+            SendWhenIdle = s.SendWhenIdle,
         };
 
         var workers = new Worker[s.Producers];

@@ -15,7 +15,7 @@ public sealed class ConsumerTests
     private async Task SeedAsync(params int[] batchSizes)
     {
         _broker.AddTopic("t", 2);
-        await using var producer = new Producer(_broker, new ProducerOptions { LingerMs = 60_000, DeliveryTimeout = TimeSpan.FromMinutes(5), TimeProvider = _time });
+        await using var producer = new Producer(_broker, new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, DeliveryTimeout = TimeSpan.FromMinutes(5), TimeProvider = _time });
         int offset = 0;
         foreach (int size in batchSizes)
         {

@@ -51,7 +51,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_BatchesOfSeveralRecords_SequenceAdvancesByRecordCount()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, DeliveryTimeout = TimeSpan.FromMinutes(5) });
 
         for (int i = 0; i < 3; i++)
         {
@@ -69,6 +69,55 @@ public sealed class ProducerTests
         IReadOnlyList<RecordBatchHeader> stored = _broker.Partition("t", 0).Batches;
         Assert.Equal([(0, 3), (3, 2)], stored.Select(h => (h.BaseSequence, h.RecordCount)));
         Assert.Equal([0L, 3L], stored.Select(h => h.BaseOffset));
+    }
+
+    [Fact]
+    public async Task Produce_SendWhenIdle_NothingInFlightSendsAtOnceThenLingersUntilTheAcknowledgement()
+    {
+        // The clock never moves: a 60 s linger can only end early through SendWhenIdle. The first call is answered only when the
+        // gate opens (also if the test fails first, so disposing the producer does not wait for it).
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _broker.OnProduce = call =>
+        {
+            firstArrived.TrySetResult();
+            return call.Number == 1 ? gate.Task.ContinueWith(_ => call.Apply(), TaskScheduler.Default) : null;
+        };
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = true, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        try
+        {
+            Task<DeliveryResult> a = producer.ProduceAsync("t", Text("a"));
+            await firstArrived.Task.WaitAsync(Guard); // nothing was in flight: "a" went at once, alone
+            Task<DeliveryResult> b = producer.ProduceAsync("t", Text("b"));
+            Task<DeliveryResult> c = producer.ProduceAsync("t", Text("c"));
+            Assert.Single(_broker.ProduceCalls); // "a" is in flight: "b" and "c" linger
+            gate.SetResult();
+            DeliveryResult[] results = await Task.WhenAll(a, b, c).WaitAsync(Guard); // "a" acknowledged, nothing in flight: "b" and "c" go together
+
+            Assert.Equal([0L, 1L, 2L], results.Select(r => r.Offset));
+            Assert.Equal([(0, 1), (1, 2)], _broker.Partition("t", 0).Batches.Select(h => (h.BaseSequence, h.RecordCount)));
+            Assert.Equal(["a", "b", "c"], _broker.Partition("t", 0).Values);
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task Produce_SendWhenIdleOff_WaitsTheWholeLingerWithNothingInFlight()
+    {
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 50, SendWhenIdle = false });
+
+        Task<DeliveryResult> a = producer.ProduceAsync("t", Text("a"));
+        producer.Produce("t", Text("b"));
+        _time.Advance(TimeSpan.FromMilliseconds(49));
+        Assert.Empty(_broker.ProduceCalls); // Kafka's linger.ms: waits although nothing is in flight
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        DeliveryResult first = await a.WaitAsync(Guard);
+
+        Assert.Equal(0L, first.Offset);
+        Assert.Equal([(0, 2)], _broker.Partition("t", 0).Batches.Select(h => (h.BaseSequence, h.RecordCount)));
     }
 
     [Fact]
@@ -409,7 +458,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_KeylessRecords_StickToOnePartitionUntilBatchIsFullThenMove()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, BatchSize = 1024, DeliveryTimeout = TimeSpan.FromMinutes(5) }, partitions: 3);
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, BatchSize = 1024, DeliveryTimeout = TimeSpan.FromMinutes(5) }, partitions: 3);
 
         for (int i = 0; i < 40; i++)
         {
