@@ -1048,51 +1048,59 @@ public sealed partial class Producer : IAsyncDisposable
     private async Task InitProducerIdAsync()
     {
         var request = new InitProducerIdRequest(ProducerIdentity: _options.ProducerIdentity);
+        if (await CallRegistryAsync(request, ex => $"Cannot obtain a producer id: {ex.Message}").ConfigureAwait(false) is not { } result)
+        {
+            return;
+        }
+
+        if (result.Error != ErrorCode.None)
+        {
+            SetFatal(result.Error == ErrorCode.InvalidProducerEpoch
+                ? new ProducerFencedException($"The registry refused producer identity '{_options.ProducerIdentity}': {result.Error}.")
+                : new ProduceException(result.Error, $"The registry refused to issue a producer id: {result.Error}."));
+            return;
+        }
+
+        var fx = new Effects();
+        lock (_sync)
+        {
+            _producerId = result.ProducerId;
+            _producerEpoch = result.ProducerEpoch;
+            _pidState = PidState.Ready;
+            LogProducerId(result.ProducerId, result.ProducerEpoch, _options.ProducerIdentity);
+            PumpAllLocked(fx);
+        }
+
+        Run(fx);
+    }
+
+    /// <summary>
+    /// One InitProducerId call to the registry, retried with backoff after transient faults; <c>null</c> when the producer was closed
+    /// or failed meanwhile, or when the call failed for good (the producer is then failed with <paramref name="describeFailure"/>'s text).
+    /// </summary>
+    private async Task<InitProducerIdResult?> CallRegistryAsync(InitProducerIdRequest request, Func<Exception, string> describeFailure)
+    {
         for (int attempt = 1; ; attempt++)
         {
-            InitProducerIdResult result;
             try
             {
-                result = await CallFaults.WithDeadline(_transport.InitProducerIdAsync(request), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+                return await CallFaults.WithDeadline(_transport.InitProducerIdAsync(request), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
             }
             catch (Exception ex) when (CallFaults.IsTransient(ex))
             {
                 LogRegistryRetry(attempt, ex);
                 if (!await BackoffUnlessClosedAsync(attempt).ConfigureAwait(false))
                 {
-                    return;
+                    return null;
                 }
-
-                continue;
             }
 #pragma warning disable CA1031 // Reported to every pending record.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                SetFatal(new ProduceException(ErrorCode.UnknownServerError, $"Cannot obtain a producer id: {ex.Message}", ex));
-                return;
+                SetFatal(new ProduceException(ErrorCode.UnknownServerError, describeFailure(ex), ex));
+                return null;
             }
-
-            if (result.Error != ErrorCode.None)
-            {
-                SetFatal(result.Error == ErrorCode.InvalidProducerEpoch
-                    ? new ProducerFencedException($"The registry refused producer identity '{_options.ProducerIdentity}': {result.Error}.")
-                    : new ProduceException(result.Error, $"The registry refused to issue a producer id: {result.Error}."));
-                return;
-            }
-
-            var fx = new Effects();
-            lock (_sync)
-            {
-                _producerId = result.ProducerId;
-                _producerEpoch = result.ProducerEpoch;
-                _pidState = PidState.Ready;
-                LogProducerId(result.ProducerId, result.ProducerEpoch, _options.ProducerIdentity);
-                PumpAllLocked(fx);
-            }
-
-            Run(fx);
-            return;
         }
     }
 
@@ -1124,66 +1132,45 @@ public sealed partial class Producer : IAsyncDisposable
 
     private async Task BumpEpochAsync()
     {
-        for (int attempt = 1; ; attempt++)
+        long pid;
+        short epoch;
+        lock (_sync)
         {
-            long pid;
-            short epoch;
-            lock (_sync)
+            if (_fatal is not null || _closed)
             {
-                if (_fatal is not null || _closed)
-                {
-                    return;
-                }
-
-                pid = _producerId;
-                epoch = _producerEpoch;
-            }
-
-            InitProducerIdResult result;
-            try
-            {
-                // No identity here: the registry must check that (pid, epoch) is current (KIP-360), so a fenced zombie cannot bump.
-                result = await CallFaults.WithDeadline(_transport.InitProducerIdAsync(new InitProducerIdRequest(pid, epoch)), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (CallFaults.IsTransient(ex))
-            {
-                LogRegistryRetry(attempt, ex);
-                if (!await BackoffUnlessClosedAsync(attempt).ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                continue;
-            }
-#pragma warning disable CA1031 // Reported to every pending record.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                SetFatal(new ProduceException(ErrorCode.UnknownServerError, $"The epoch bump of producer id {pid} failed: {ex.Message}", ex));
                 return;
             }
 
-            if (result.Error == ErrorCode.InvalidProducerEpoch)
-            {
-                SetFatal(new ProducerFencedException($"Producer id {pid} epoch {epoch} was fenced: the registry refused the epoch bump."));
-                return;
-            }
+            pid = _producerId;
+            epoch = _producerEpoch;
+        }
 
-            if (result.Error != ErrorCode.None)
-            {
-                SetFatal(new ProduceException(result.Error, $"The epoch bump of producer id {pid} failed: {result.Error}."));
-                return;
-            }
-
-            var fx = new Effects();
-            lock (_sync)
-            {
-                ApplyBumpLocked(result.ProducerId, result.ProducerEpoch, fx);
-            }
-
-            Run(fx);
+        // No identity here: the registry must check that (pid, epoch) is current (KIP-360), so a fenced zombie cannot bump.
+        var request = new InitProducerIdRequest(pid, epoch);
+        if (await CallRegistryAsync(request, ex => $"The epoch bump of producer id {pid} failed: {ex.Message}").ConfigureAwait(false) is not { } result)
+        {
             return;
         }
+
+        if (result.Error == ErrorCode.InvalidProducerEpoch)
+        {
+            SetFatal(new ProducerFencedException($"Producer id {pid} epoch {epoch} was fenced: the registry refused the epoch bump."));
+            return;
+        }
+
+        if (result.Error != ErrorCode.None)
+        {
+            SetFatal(new ProduceException(result.Error, $"The epoch bump of producer id {pid} failed: {result.Error}."));
+            return;
+        }
+
+        var fx = new Effects();
+        lock (_sync)
+        {
+            ApplyBumpLocked(result.ProducerId, result.ProducerEpoch, fx);
+        }
+
+        Run(fx);
     }
 
     private async Task<bool> BackoffUnlessClosedAsync(int attempt)

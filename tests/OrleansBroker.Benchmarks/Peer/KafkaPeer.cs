@@ -253,8 +253,10 @@ internal static class KafkaPeer
                     }
                     catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull)
                     {
+                        // librdkafka's queue.buffering.max.* reached: serve delivery reports until the queue has room (its documented
+                        // way to wait), rather than sleeping a fixed time.
                         _queueFull++;
-                        Thread.Sleep(1);
+                        Producer.Poll(TimeSpan.FromMilliseconds(1));
                         continue;
                     }
 
