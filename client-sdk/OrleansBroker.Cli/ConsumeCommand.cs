@@ -57,7 +57,7 @@ internal static class ConsumeCommand
         TopicDescription topic = await client.Admin.DescribeTopicAsync(s.Topic, cancellationToken);
         if (s.Partition is int only && only >= topic.PartitionCount)
         {
-            throw new AdminException(ErrorCode.UnknownTopicOrPartition, $"Topic '{s.Topic}' has {topic.PartitionCount} partitions; there is no partition {only}.", null, s.Topic);
+            throw new AdminException(ErrorCode.UnknownTopicOrPartition, $"Topic '{s.Topic}' has {topic.PartitionCount} partition{(topic.PartitionCount == 1 ? "" : "s")}; there is no partition {only}.", null, s.Topic);
         }
 
         int[] partitions = s.Partition is int p ? [p] : [.. Enumerable.Range(0, topic.PartitionCount)];

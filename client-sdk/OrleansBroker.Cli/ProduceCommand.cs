@@ -56,7 +56,7 @@ internal static class ProduceCommand
         TopicDescription topic = await client.Admin.DescribeTopicAsync(s.Topic, cancellationToken);
         if (s.Partition is int p && p >= topic.PartitionCount)
         {
-            throw new AdminException(ErrorCode.UnknownTopicOrPartition, $"Topic '{s.Topic}' has {topic.PartitionCount} partitions; there is no partition {p}.", null, s.Topic);
+            throw new AdminException(ErrorCode.UnknownTopicOrPartition, $"Topic '{s.Topic}' has {topic.PartitionCount} partition{(topic.PartitionCount == 1 ? "" : "s")}; there is no partition {p}.", null, s.Topic);
         }
 
         var stats = new Stats();

@@ -454,7 +454,7 @@ public sealed partial class Producer : IAsyncDisposable
 
         if (partition < 0 || partition >= count)
         {
-            FailRecordLocked(entry, t.Name, partition, new ProduceException(ErrorCode.UnknownTopicOrPartition, $"Partition {partition} of '{t.Name}' does not exist: the topic has {count} partitions."));
+            FailRecordLocked(entry, t.Name, partition, new ProduceException(ErrorCode.UnknownTopicOrPartition, $"Partition {partition} of '{t.Name}' does not exist: the topic has {count} partition{(count == 1 ? "" : "s")}."));
             return;
         }
 

@@ -22,10 +22,29 @@ public static class TopicName
             "." or ".." => $"Topic name cannot be '{name}'.",
             { Length: > MaxLength } => $"Topic name is {name.Length} characters long; the limit is {MaxLength}.",
             _ => FirstIllegal(name) is int i
-                ? $"Topic name contains an illegal character (U+{(int)name[i]:X4}) at position {i}; allowed are ASCII letters, digits, '.', '_' and '-'."
+                ? $"Topic name '{Printable(name)}' contains an illegal character (U+{(int)name[i]:X4}) at position {i}; allowed are ASCII letters, digits, '.', '_' and '-'."
                 : null,
         };
         return reason is null;
+    }
+
+    /// <summary>The name as it can be shown in one line of a message: characters outside printable ASCII as \uXXXX.</summary>
+    private static string Printable(string name)
+    {
+        var text = new System.Text.StringBuilder(name.Length);
+        foreach (char c in name)
+        {
+            if (c is >= ' ' and <= '~' and not '\\')
+            {
+                text.Append(c);
+            }
+            else
+            {
+                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+        }
+
+        return text.ToString();
     }
 
     private static int? FirstIllegal(string name)

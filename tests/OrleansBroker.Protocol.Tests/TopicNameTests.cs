@@ -31,4 +31,16 @@ public sealed class TopicNameTests
         Assert.Contains("U+002F", reason, StringComparison.Ordinal);
         Assert.Contains("position 2", reason, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("ab/c", "'ab/c'")]
+    [InlineData("orders\nx", "'orders\\u000Ax'")]
+    [InlineData("a\\..\\b", "'a\\u005C..\\u005Cb'")]
+    public void IsValid_IllegalCharacter_ReasonQuotesTheNameOnOneLine(string name, string quoted)
+    {
+        Assert.False(TopicName.IsValid(name, out string? reason));
+
+        Assert.StartsWith($"Topic name {quoted} contains an illegal character", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', reason!);
+    }
 }

@@ -76,7 +76,7 @@ internal static class PerfCommand
             bool asJson = parse.GetValue(json);
             if (!asJson)
             {
-                Console.Out.WriteLine($"{(created ? "Created" : "Using")} topic '{name}' with {partitionCount} partitions.");
+                Console.Out.WriteLine($"{(created ? "Created" : "Using")} topic '{name}' with {partitionCount} partition{(partitionCount == 1 ? "" : "s")}.");
             }
 
             if (parse.GetValue(warmupRecords) is long warmup and > 0)

@@ -86,7 +86,7 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain
 
         if (_partition >= description.PartitionCount)
         {
-            SetUnknown($"Topic '{_topic}' has {description.PartitionCount} partitions; partition {_partition} does not exist.");
+            SetUnknown($"Topic '{_topic}' has {description.PartitionCount} partition{(description.PartitionCount == 1 ? "" : "s")}; partition {_partition} does not exist.");
             return;
         }
 

@@ -62,7 +62,7 @@ internal sealed partial class TopicCatalogGrain : Grain, ITopicCatalogGrain
 
         if (_state.State.Topics.TryGetValue(name, out TopicDescription? existing))
         {
-            return new TopicResult(ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists with {existing.PartitionCount} partitions.", existing);
+            return new TopicResult(ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists with {existing.PartitionCount} partition{(existing.PartitionCount == 1 ? "" : "s")}.", existing);
         }
 
         var topic = new TopicDescription(name, partitionCount, settings);
