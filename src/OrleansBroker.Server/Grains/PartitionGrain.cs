@@ -18,7 +18,7 @@ namespace OrleansBroker.Server.Grains;
 /// activation still holds the log's writer lock, <see cref="ErrorCode.KafkaStorageError"/> when storage fails.</para>
 /// <para>The produce path calls no other grain (SCENARIOS S7). Not reentrant: one call at a time, so appends are ordered.</para>
 /// </remarks>
-internal sealed partial class PartitionGrain : Grain, IPartitionGrain
+internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDisposable
 {
     private static readonly byte[] NoRecords = [];
 
@@ -31,6 +31,9 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain
     private string _topic = string.Empty;
     private int _partition = -1;
     private PartitionLog? _log;
+
+    /// <summary>Set when deactivation (or disposal) began: an <see cref="OnActivateAsync"/> still opening the log must close it itself.</summary>
+    private volatile bool _closed;
     private IGrainTimer? _expiryTimer;
     private ErrorCode _unavailableError = ErrorCode.NotLeaderOrFollower;
     private string _unavailableMessage = "The partition is not open.";
@@ -110,6 +113,22 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain
             return;
         }
 
+        if (_closed || cancellationToken.IsCancellationRequested)
+        {
+            // Orleans gave up on this activation while the log was opening (silo shutting down, activation timeout): it stops awaiting
+            // OnActivateAsync (WaitAsync on the token), so this method runs on unobserved, and OnDeactivateAsync may already have run or
+            // never run. Nothing else would close this log, and its writer lock would keep every later activation out
+            // (NotLeaderOrFollower) until the process ends.
+            LogActivationAbandoned(_logger, PartitionName);
+            if (Interlocked.Exchange(ref _log, null) is { } abandoned)
+            {
+                await DisposeQuietlyAsync(abandoned);
+            }
+
+            SetUnavailable(ErrorCode.NotLeaderOrFollower, $"Partition {PartitionName} is deactivating; retry.");
+            return;
+        }
+
         TimeSpan interval = _options.ProducerExpirationCheckInterval;
         _expiryTimer = this.RegisterGrainTimer(
             static (grain, _) => grain.RemoveExpiredProducersAsync(),
@@ -121,11 +140,11 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain
     /// <inheritdoc />
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _closed = true;
         _expiryTimer?.Dispose();
         _expiryTimer = null;
-        if (_log is { } log)
+        if (Interlocked.Exchange(ref _log, null) is { } log)
         {
-            _log = null;
             try
             {
                 // Checkpoint (flush + producer-state snapshot) and release the writer lock.
@@ -138,6 +157,22 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain
             {
                 LogCloseFailed(_logger, PartitionName, ex);
             }
+        }
+    }
+
+    /// <summary>
+    /// Closes the log if <see cref="OnDeactivateAsync"/> did not: Orleans disposes every activation's grain instance, but calls
+    /// <c>OnDeactivateAsync</c> only for one that finished activating, and an activation cancelled while its log was opening may still hold it.
+    /// </summary>
+    /// <returns>A task that completes when the log is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        _closed = true;
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
+        if (Interlocked.Exchange(ref _log, null) is { } log)
+        {
+            await DisposeQuietlyAsync(log);
         }
     }
 
@@ -356,4 +391,7 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain
 
     [LoggerMessage(11, LogLevel.Warning, "Could not auto-create topic {Topic}: {Error} {Reason}")]
     private static partial void LogAutoCreateFailed(ILogger logger, string topic, ErrorCode error, string? reason);
+
+    [LoggerMessage(12, LogLevel.Information, "Partition {Partition}: the activation was cancelled while its log was opening; closing the log")]
+    private static partial void LogActivationAbandoned(ILogger logger, string partition);
 }

@@ -47,6 +47,7 @@ internal sealed class FaultInjectingLogStore(ILogStore inner, PartitionStorageFa
         LogRecoveryInfo info = await inner.OpenAsync(cancellationToken);
         registry.Register(this, silo);
         hooks.RecordOpen(silo, info);
+        await hooks.PassOpenGateAsync();
         return info;
     }
 

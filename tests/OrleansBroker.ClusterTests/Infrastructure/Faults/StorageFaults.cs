@@ -140,6 +140,7 @@ public sealed class PartitionStorageFaults
     private readonly Queue<StorageFaultKind> _pending = new();
     private readonly List<StoreOpen> _opens = [];
     private readonly List<(int Count, TaskCompletionSource Signal)> _openWaiters = [];
+    private FaultGate? _openGate;
     private bool _diskFull;
     private int _tornBytes;
     private int _appendsFailed;
@@ -240,10 +241,36 @@ public sealed class PartitionStorageFaults
         return Wait.ForAsync(signal, timeout, $"open #{count} of the store of partition {Topic}-{Partition} (opened {Opens.Count} times)");
     }
 
+    /// <summary>
+    /// Holds the next store open of this partition at <paramref name="gate"/>, right after the real store opened (its writer lock is
+    /// taken), as a slow recovery would; later opens pass. Cleared by <see cref="StorageFaults.Reset"/>.
+    /// </summary>
+    /// <param name="gate">Where the open waits until released.</param>
+    public void HoldNextOpen(FaultGate gate)
+    {
+        ArgumentNullException.ThrowIfNull(gate);
+        lock (_sync)
+        {
+            _openGate = gate;
+        }
+    }
+
+    internal Task PassOpenGateAsync()
+    {
+        lock (_sync)
+        {
+            FaultGate? gate = _openGate;
+            _openGate = null;
+            return gate?.PassAsync() ?? Task.CompletedTask;
+        }
+    }
+
     internal void Reset()
     {
         lock (_sync)
         {
+            _openGate?.Release();
+            _openGate = null;
             _pending.Clear();
             _diskFull = false;
             _tornBytes = 0;
