@@ -31,7 +31,7 @@ internal sealed class FaultInjectingLogStore(ILogStore inner, PartitionStorageFa
     private readonly Lock _sync = new();
     private byte[]? _torn;
     private volatile bool _crashed;
-    private bool _closed;
+    private Task? _closed;
 
     public string Topic => hooks.Topic;
 
@@ -151,30 +151,67 @@ internal sealed class FaultInjectingLogStore(ILogStore inner, PartitionStorageFa
         ThrowIfCrashed();
     }
 
+    /// <summary>
+    /// Closes the real store once; every caller (the partition log's dispose, a crash) waits for that one close to finish, so when
+    /// <see cref="CrashAsync"/> returns the writer lock is released even if the grain's own close started first. The store stays
+    /// registered as open until then.
+    /// </summary>
     private async Task CloseInnerAsync(bool swallowStorageErrors)
     {
-        registry.Unregister(this);
+        TaskCompletionSource? owner = null;
+        Task closed;
         lock (_sync)
         {
-            if (_closed)
+            if (_closed is null)
             {
-                return;
+                owner = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _closed = owner.Task;
             }
 
-            _closed = true;
+            closed = _closed;
+        }
+
+        if (owner is not null)
+        {
+            try
+            {
+                await CloseCoreAsync();
+                owner.SetResult();
+            }
+#pragma warning disable CA1031 // Handed to every caller through the shared task.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                owner.SetException(ex);
+            }
         }
 
         try
         {
-            await inner.DisposeAsync();
+            await closed;
         }
         catch (LogStorageException) when (swallowStorageErrors)
         {
             // The handles are released even when the final fsync fails; that is all a dead process guarantees.
         }
+    }
+
+    private async Task CloseCoreAsync()
+    {
+        try
+        {
+            await inner.DisposeAsync();
+        }
         finally
         {
-            WriteTornTail();
+            try
+            {
+                WriteTornTail();
+            }
+            finally
+            {
+                registry.Unregister(this);
+            }
         }
     }
 
