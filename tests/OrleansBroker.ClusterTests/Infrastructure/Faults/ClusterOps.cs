@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.Placement;
 using Orleans.TestingHost;
 using OrleansBroker.Protocol;
@@ -109,7 +110,11 @@ public static class ClusterOps
         return crashed;
     }
 
-    /// <summary>Waits until the cluster's membership no longer lists <paramref name="silo"/> as active (polls: Orleans raises no event a test can await).</summary>
+    /// <summary>
+    /// Waits until every other active silo's membership view has <paramref name="silo"/> as dead (polls the silos' own
+    /// <see cref="IClusterMembershipService"/>: Orleans raises no event a test can await). No grain call: a management grain call may
+    /// be routed to the dead silo and then waits the whole 30 s response timeout.
+    /// </summary>
     /// <param name="cluster">The cluster.</param>
     /// <param name="silo">The dead silo.</param>
     /// <param name="timeout">Longest wait.</param>
@@ -117,9 +122,10 @@ public static class ClusterOps
     public static Task WaitUntilDeclaredDeadAsync(this TestCluster cluster, SiloAddress silo, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(cluster);
-        IManagementGrain management = cluster.Client.GetGrain<IManagementGrain>(0);
         return Wait.UntilAsync(
-            async () => !(await management.GetHosts(onlyActive: true)).ContainsKey(silo),
+            () => Task.FromResult(cluster.GetActiveSilos()
+                .Where(s => !s.SiloAddress.Equals(silo))
+                .All(s => cluster.GetSiloServiceProvider(s.SiloAddress).GetRequiredService<IClusterMembershipService>().CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead)),
             timeout,
             $"membership to declare silo {silo} dead",
             TimeSpan.FromMilliseconds(50));
