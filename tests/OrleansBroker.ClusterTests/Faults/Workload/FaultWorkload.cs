@@ -610,9 +610,23 @@ public sealed class FaultWorkload
     }
 
     /// <summary>A new SDK instance with the same producer identity takes over; the old one keeps its in-flight batches (until fenced).</summary>
-    private Task RestartProducerAsync(FaultEvent e)
+    /// <summary>
+    /// Replaces the slot's producer with a new instance of the same identity while the old one still has records in flight. Only once
+    /// the old instance holds its epoch: a restart replaces a producer that is running. Before that, both instances would race for
+    /// their first epoch and the registry may hand the old one the newer epoch, so the new instance is fenced and the old one goes on
+    /// writing; correct by Kafka's rules (the last InitProducerId wins), but not a restart, and the checker's send order (old instance
+    /// first) would not hold.
+    /// </summary>
+    private async Task RestartProducerAsync(FaultEvent e)
     {
         ProducerSlot slot = _slots[e.Producer];
+        Producer current;
+        lock (slot.Sync)
+        {
+            current = slot.Current!;
+        }
+
+        await Wait.UntilAsync(() => Task.FromResult(current.ProducerId >= 0), TimeSpan.FromSeconds(10), $"producer {slot.Name} to obtain its epoch before it is restarted", TimeSpan.FromMilliseconds(1));
         Producer replacement = CreateProducer(slot);
         Producer old;
         lock (slot.Sync)
@@ -622,9 +636,8 @@ public sealed class FaultWorkload
             slot.Current = replacement;
         }
 
-        Note($"restarted producer {slot.Name}: old instance had {old.PendingCount} records pending");
+        Note($"restarted producer {slot.Name} (epoch {old.ProducerEpoch}): old instance had {old.PendingCount} records pending");
         Count(FaultKind.ProducerRestart);
-        return Task.CompletedTask;
     }
 
     private void Count(FaultKind kind, int n = 1) => _injected.AddOrUpdate(kind, n, (_, v) => v + n);
