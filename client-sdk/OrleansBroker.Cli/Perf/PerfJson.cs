@@ -58,6 +58,7 @@ internal static class PerfJson
         w.WriteNumber("clientGen0", r.ClientCollections.Gen0);
         w.WriteNumber("clientGen1", r.ClientCollections.Gen1);
         w.WriteNumber("clientGen2", r.ClientCollections.Gen2);
+        w.WriteNumber("clientGcPauseMs", Math.Round(r.ClientGcPause.TotalMilliseconds, 1));
         WriteSilo(w, silo);
         if (r.FirstError is { } error)
         {

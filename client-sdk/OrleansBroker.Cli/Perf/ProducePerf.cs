@@ -44,6 +44,9 @@ internal sealed record ProducePerfResult
     /// <summary>Gen0/gen1/gen2 collections in this process during the run.</summary>
     public (int Gen0, int Gen1, int Gen2) ClientCollections { get; init; }
 
+    /// <summary>Time this process was paused by the garbage collector during the run (<see cref="GC.GetTotalPauseDuration"/>).</summary>
+    public TimeSpan ClientGcPause { get; init; }
+
     public double RecordsPerSecond => Acknowledged / Math.Max(Elapsed.TotalSeconds, 1e-9);
 
     public double MegabytesPerSecond => ValueBytes / Math.Max(Elapsed.TotalSeconds, 1e-9) / (1024 * 1024);
@@ -94,6 +97,7 @@ internal static class ProducePerf
         {
             long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
             int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+            TimeSpan pausedBefore = GC.GetTotalPauseDuration();
             long began = Stopwatch.GetTimestamp();
             double? perProducerRate = s.Throughput / s.Producers;
             var tasks = new Task[workers.Length];
@@ -123,6 +127,7 @@ internal static class ProducePerf
                 FirstError = workers.Select(w => w.FirstError).FirstOrDefault(e => e is not null),
                 ClientAllocatedBytes = allocated,
                 ClientCollections = collections,
+                ClientGcPause = GC.GetTotalPauseDuration() - pausedBefore,
             };
         }
         finally

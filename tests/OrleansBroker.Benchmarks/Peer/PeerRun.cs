@@ -119,7 +119,7 @@ internal static class PeerRun
             {
                 string line = ProducePerf.Describe(r) + batchInfo;
                 figures.Add(new RunFigures(workload, side, run, r.RecordsPerSecond, r.MegabytesPerSecond, r.Latency, r.Elapsed, clientCpu, brokerCpu, r.ClientAllocatedBytes, line));
-                Console.WriteLine(ChildProcesses.Invariant($"  {workload} {side,-4} run {run}: {line} CPU client {clientCpu.TotalSeconds:F2} s, broker {brokerCpu.TotalSeconds:F2} s; client alloc {r.ClientAllocatedBytes / (double)records:F0} B/record; load {ChildProcesses.LoadAverage()}"));
+                Console.WriteLine(ChildProcesses.Invariant($"  {workload} {side,-4} run {run}: {line} CPU client {clientCpu.TotalSeconds:F2} s, broker {brokerCpu.TotalSeconds:F2} s; client alloc {r.ClientAllocatedBytes / (double)records:F0} B/record, GC {r.ClientCollections.Gen0}/{r.ClientCollections.Gen1}/{r.ClientCollections.Gen2} (gen0/1/2) pausing {r.ClientGcPause.TotalMilliseconds:F1} ms; load {ChildProcesses.LoadAverage()}"));
             }
 
             return (r, topic);
