@@ -53,7 +53,8 @@ namespace OrleansBroker.Client;
 /// </remarks>
 public sealed partial class Producer : IAsyncDisposable
 {
-    private const int MaxPooledBuilders = 8;
+    /// <summary>Emptied batch builders kept per topic for reuse; a builder stays with its batch until the batch is reported.</summary>
+    private const int MaxPooledBuilders = 32;
     private const int MaxPooledRecordLists = 8;
 
     [ThreadStatic]
@@ -595,9 +596,13 @@ public sealed partial class Producer : IAsyncDisposable
         p.Ready.AddLast(b);
     }
 
+    /// <summary>
+    /// Pools the batch's builder, unless a grain call carrying its bytes has not finished yet (one that timed out on our side may still
+    /// be waiting in Orleans to be serialized: a reused builder would change those bytes); that builder is left to the GC.
+    /// </summary>
     private static void ReturnBuilder(TopicState t, ProducerBatch b)
     {
-        if (b.Builder is { } builder)
+        if (b.Builder is { } builder && Volatile.Read(ref b.CallsOutstanding) == 0)
         {
             b.Builder = null;
             if (t.BuilderPool.Count < MaxPooledBuilders)
@@ -827,14 +832,15 @@ public sealed partial class Producer : IAsyncDisposable
         long pid = _idempotent ? _producerId : RecordBatchHeader.NoProducerId;
         short epoch = _idempotent ? _producerEpoch : RecordBatchHeader.NoProducerEpoch;
         int sequence = _idempotent ? p.NextSequence : RecordBatchHeader.NoSequence;
-        if (b.Bytes is null)
+        if (!b.Sealed)
         {
-            b.Bytes = b.Builder!.Seal(pid, epoch, sequence);
-            ReturnBuilder(p.Topic, b);
+            // No copy: the call sends a slice of the builder's buffer, which stays with the batch until it is reported.
+            b.Bytes = b.Builder!.SealInPlace(pid, epoch, sequence);
+            b.Sealed = true;
         }
         else
         {
-            BatchStamp.Restamp(b.Bytes, pid, epoch, sequence);
+            BatchStamp.Restamp(b.Bytes.Span, pid, epoch, sequence);
         }
 
         b.ProducerEpoch = epoch;
@@ -926,7 +932,9 @@ public sealed partial class Producer : IAsyncDisposable
         Exception? error = null;
         try
         {
-            result = await CallFaults.WithDeadline(_transport.ProduceAsync(p.Topic.Name, p.Index, b.Bytes!), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+            Task<ProduceResult> call = _transport.ProduceAsync(p.Topic.Name, p.Index, b.Bytes);
+            TrackCall(b, call);
+            result = await CallFaults.WithDeadline(call, _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Every failure of the call is classified below.
         catch (Exception ex)
@@ -942,6 +950,23 @@ public sealed partial class Producer : IAsyncDisposable
         }
 
         Run(fx);
+    }
+
+    /// <summary>Counts the grain call as outstanding on the batch until Orleans finishes it (answered, failed or timed out there).</summary>
+    private static void TrackCall(ProducerBatch b, Task call)
+    {
+        if (call.IsCompleted)
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref b.CallsOutstanding);
+        _ = call.ContinueWith(
+            static (_, state) => Interlocked.Decrement(ref ((ProducerBatch)state!).CallsOutstanding),
+            b,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private void OnSendCompletedLocked(ProducerBatch b, ProduceResult? result, Exception? error, Effects fx)
@@ -1306,6 +1331,7 @@ public sealed partial class Producer : IAsyncDisposable
         b.State = BatchState.Completed;
         _buffer.Release(b.ReservedBytes);
         PartitionState p = b.Partition;
+        ReturnBuilder(p.Topic, b);
         _completions.Writer.TryWrite(new Completion(b.Records, p.Topic.Name, p.Index, b.BaseOffset, b.IsDuplicate, error));
     }
 
@@ -1617,7 +1643,14 @@ public sealed partial class Producer : IAsyncDisposable
 
         public DateTimeOffset Deadline { get; } = deadline;
 
-        public byte[]? Bytes { get; set; }
+        /// <summary>The sealed batch: a slice of <see cref="Builder"/>'s buffer (valid while the batch holds the builder).</summary>
+        public Memory<byte> Bytes { get; set; }
+
+        /// <summary><see cref="Bytes"/> holds the sealed batch (later stamps rewrite the producer fields in place).</summary>
+        public bool Sealed { get; set; }
+
+        /// <summary>Grain calls carrying <see cref="Bytes"/> that Orleans has not finished (see <see cref="TrackCall"/>).</summary>
+        public int CallsOutstanding;
 
         public short ProducerEpoch { get; set; } = -1;
 

@@ -12,11 +12,12 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     /// Appends one record batch (Kafka v2 bytes, base offset ignored) following the append rules of SEMANTICS.md:
     /// durable before acknowledged; a retry of one of the producer's last 5 batches is acknowledged with the original offset.
     /// </summary>
-    /// <param name="batch">Exactly one uncompressed record batch. The grain may rewrite its base offset in place.</param>
+    /// <param name="batch">Exactly one uncompressed record batch. A call carries a copy of these bytes (the caller may pass a slice of a
+    /// larger buffer; only the slice travels); the grain may rewrite the base offset of its copy in place.</param>
     /// <returns>The offset assigned, or the error (<see cref="ErrorCode.InvalidProducerEpoch"/>, <see cref="ErrorCode.OutOfOrderSequenceNumber"/>,
     /// <see cref="ErrorCode.CorruptMessage"/>, <see cref="ErrorCode.MessageTooLarge"/>, <see cref="ErrorCode.UnknownTopicOrPartition"/>, ...).</returns>
     [Alias("Produce")]
-    Task<ProduceResult> ProduceAsync(byte[] batch);
+    Task<ProduceResult> ProduceAsync(ReadOnlyMemory<byte> batch);
 
     /// <summary>Reads whole record batches from <paramref name="offset"/> up to about <paramref name="maxBytes"/>.</summary>
     /// <param name="offset">First offset wanted; must lie in [log start offset, high watermark].</param>

@@ -109,20 +109,15 @@ public sealed class RecordBatchBuilder
     }
 
     /// <summary>
-    /// Writes the header (base offset 0, partition leader epoch 0, magic 2, attributes 0 / CreateTime) and the CRC,
-    /// and returns the batch bytes. The builder can then be reused after <see cref="Reset"/>.
+    /// Seals the batch like <see cref="Seal"/> but without copying it: the result is the builder's own buffer, valid until
+    /// <see cref="Reset"/> (or the builder is used again), so a caller that keeps the bytes (in flight, for retries) keeps the builder.
     /// </summary>
-    /// <param name="producerId">PID, or -1 without idempotence.</param>
-    /// <param name="producerEpoch">Producer epoch, or -1.</param>
-    /// <param name="baseSequence">Sequence of the first record, or -1.</param>
-    /// <returns>A new array holding exactly one batch.</returns>
-    /// <remarks>
-    /// The producer fields are written as given: a PID with a negative epoch or sequence yields a batch that
-    /// <see cref="RecordBatch.Validate"/> refuses with <see cref="BatchFormatError.InvalidHeader"/>.
-    /// Sealing again (before <see cref="Reset"/>) rewrites the header with the new producer fields.
-    /// </remarks>
+    /// <param name="producerId">Producer id, or <see cref="RecordBatchHeader.NoProducerId"/> without idempotence.</param>
+    /// <param name="producerEpoch">Producer epoch, or <see cref="RecordBatchHeader.NoProducerEpoch"/>.</param>
+    /// <param name="baseSequence">Sequence of the first record, or <see cref="RecordBatchHeader.NoSequence"/>.</param>
+    /// <returns>The sealed batch (header, records, CRC-32C), as a slice of the builder's buffer.</returns>
     /// <exception cref="InvalidOperationException">The builder holds no record.</exception>
-    public byte[] Seal(long producerId, short producerEpoch, int baseSequence)
+    public Memory<byte> SealInPlace(long producerId, short producerEpoch, int baseSequence)
     {
         if (_recordCount == 0)
         {
@@ -145,8 +140,24 @@ public sealed class RecordBatchBuilder
         uint crc = Crc32C.Compute(batch[RecordBatchHeader.AttributesOffset..]);
         BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], crc);
         _sealed = true;
-        return batch.ToArray();
+        return _buffer.AsMemory(0, _position);
     }
+
+    /// <summary>
+    /// Writes the header (base offset 0, partition leader epoch 0, magic 2, attributes 0 / CreateTime) and the CRC,
+    /// and returns the batch bytes. The builder can then be reused after <see cref="Reset"/>.
+    /// </summary>
+    /// <param name="producerId">PID, or -1 without idempotence.</param>
+    /// <param name="producerEpoch">Producer epoch, or -1.</param>
+    /// <param name="baseSequence">Sequence of the first record, or -1.</param>
+    /// <returns>A new array holding exactly one batch.</returns>
+    /// <remarks>
+    /// The producer fields are written as given: a PID with a negative epoch or sequence yields a batch that
+    /// <see cref="RecordBatch.Validate"/> refuses with <see cref="BatchFormatError.InvalidHeader"/>.
+    /// Sealing again (before <see cref="Reset"/>) rewrites the header with the new producer fields.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The builder holds no record.</exception>
+    public byte[] Seal(long producerId, short producerEpoch, int baseSequence) => SealInPlace(producerId, producerEpoch, baseSequence).ToArray();
 
     /// <summary>Empties the builder for the next batch; keeps its buffer.</summary>
     public void Reset()

@@ -88,6 +88,29 @@ public sealed class RecordBatchBuilderTests
     }
 
     [Fact]
+    public void SealInPlace_SameBytesAsSealWithoutCopy_ValidUntilReset()
+    {
+        var copying = new RecordBatchBuilder(1000);
+        var inPlace = new RecordBatchBuilder(1000);
+        foreach (RecordBatchBuilder b in new[] { copying, inPlace })
+        {
+            Assert.True(b.TryAppend(10, "k"u8, false, "v1"u8, false, null));
+            Assert.True(b.TryAppend(11, "k"u8, false, "v2"u8, false, null));
+        }
+
+        byte[] expected = copying.Seal(7, 1, 40);
+        Memory<byte> sealedBytes = inPlace.SealInPlace(7, 1, 40);
+
+        Assert.Equal(expected, sealedBytes.ToArray());
+        Assert.Equal(BatchFormatError.None, RecordBatch.Validate(sealedBytes.Span, LargeMax, out RecordBatchHeader header));
+        Assert.Equal((7L, (short)1, 40, 2), (header.ProducerId, header.ProducerEpoch, header.BaseSequence, header.RecordCount));
+        inPlace.Reset();
+        Assert.True(inPlace.TryAppend(12, "x"u8, false, "other"u8, false, null));
+        inPlace.SealInPlace(8, 0, 0);
+        Assert.NotEqual(expected, sealedBytes.ToArray()); // the builder's own buffer: reused after Reset
+    }
+
+    [Fact]
     public void TryAppend_FirstRecordLargerThanMax_IsAcceptedAlone()
     {
         var builder = new RecordBatchBuilder(100);

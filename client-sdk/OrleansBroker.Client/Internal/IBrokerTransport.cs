@@ -10,7 +10,7 @@ internal interface IBrokerTransport
     CancellationToken ConnectionLost { get; }
 
     /// <summary><see cref="IPartitionGrain.ProduceAsync"/>.</summary>
-    Task<ProduceResult> ProduceAsync(string topic, int partition, byte[] batch);
+    Task<ProduceResult> ProduceAsync(string topic, int partition, ReadOnlyMemory<byte> batch);
 
     /// <summary><see cref="IPartitionGrain.FetchAsync"/>.</summary>
     Task<FetchResult> FetchAsync(string topic, int partition, long offset, int maxBytes);
@@ -62,7 +62,7 @@ internal sealed class GrainBrokerTransport(IGrainFactory grains, ConnectionMonit
 {
     public CancellationToken ConnectionLost => monitor?.Token ?? CancellationToken.None;
 
-    public Task<ProduceResult> ProduceAsync(string topic, int partition, byte[] batch) =>
+    public Task<ProduceResult> ProduceAsync(string topic, int partition, ReadOnlyMemory<byte> batch) =>
         grains.GetGrain<IPartitionGrain>(partition, topic).ProduceAsync(batch);
 
     public Task<FetchResult> FetchAsync(string topic, int partition, long offset, int maxBytes) =>

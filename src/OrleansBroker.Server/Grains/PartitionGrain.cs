@@ -177,7 +177,7 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
     }
 
     /// <inheritdoc />
-    public async Task<ProduceResult> ProduceAsync(byte[] batch)
+    public async Task<ProduceResult> ProduceAsync(ReadOnlyMemory<byte> batch)
     {
         if (_log is not { } log)
         {
@@ -185,7 +185,7 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
             return ProduceResult.Failed(_unavailableError, _unavailableMessage);
         }
 
-        if (batch is null || batch.Length == 0)
+        if (batch.IsEmpty)
         {
             return ProduceResult.Failed(ErrorCode.CorruptMessage, "The request carried no record batch.");
         }
@@ -193,7 +193,8 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         LogAppendResult result;
         try
         {
-            result = await log.AppendAsync(batch);
+            // The call's own copy of the bytes (deserialized into one array of the batch's size): no further copy.
+            result = await log.AppendAsync(ToArray(batch));
         }
         catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
         {

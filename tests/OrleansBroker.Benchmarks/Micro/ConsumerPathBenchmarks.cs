@@ -96,7 +96,7 @@ public class ConsumerPathBenchmarks
         public Task<PartitionOffsets> ListOffsetsAsync(string topic, int partition) =>
             Task.FromResult(new PartitionOffsets(ErrorCode.None, 0, _endOffset, _endOffset));
 
-        public Task<ProduceResult> ProduceAsync(string topic, int partition, byte[] batch) => throw new NotSupportedException();
+        public Task<ProduceResult> ProduceAsync(string topic, int partition, ReadOnlyMemory<byte> batch) => throw new NotSupportedException();
 
         public Task<TopicResult> CreateTopicAsync(string name, int partitionCount, TopicSettings? settings) => throw new NotSupportedException();
 

@@ -59,9 +59,9 @@ public class ProducerPathBenchmarks
 
         public CancellationToken ConnectionLost => CancellationToken.None;
 
-        public Task<ProduceResult> ProduceAsync(string topic, int partition, byte[] batch)
+        public Task<ProduceResult> ProduceAsync(string topic, int partition, ReadOnlyMemory<byte> batch)
         {
-            int records = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(batch.AsSpan(57));
+            int records = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(batch.Span[57..]);
             long baseOffset = Interlocked.Add(ref _next[partition], records) - records;
             return Task.FromResult(new ProduceResult(ErrorCode.None, baseOffset, -1, 0, false, -1, -1, null));
         }

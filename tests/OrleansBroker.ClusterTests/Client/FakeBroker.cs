@@ -23,6 +23,9 @@ internal sealed class FakeBroker : IBrokerTransport
     /// <summary>Every produce call in arrival order (bytes copied).</summary>
     public ConcurrentQueue<ProduceCall> ProduceCalls { get; } = new();
 
+    /// <summary>The batch arguments as the producer passed them (not copied): what a call still waiting in Orleans would send.</summary>
+    public ConcurrentQueue<ReadOnlyMemory<byte>> ReceivedBatches { get; } = new();
+
     /// <summary>Every registry call in arrival order.</summary>
     public ConcurrentQueue<InitProducerIdRequest> RegistryCalls { get; } = new();
 
@@ -88,7 +91,7 @@ internal sealed class FakeBroker : IBrokerTransport
         }
     }
 
-    public Task<ProduceResult> ProduceAsync(string topic, int partition, byte[] batch)
+    public Task<ProduceResult> ProduceAsync(string topic, int partition, ReadOnlyMemory<byte> batch)
     {
         FakePartition? p;
         lock (_sync)
@@ -98,6 +101,7 @@ internal sealed class FakeBroker : IBrokerTransport
 
         var call = new ProduceCall(ProduceCalls.Count + 1, topic, partition, batch.ToArray(), p);
         ProduceCalls.Enqueue(call);
+        ReceivedBatches.Enqueue(batch);
         ProduceCallArrived?.Invoke(call);
         HeldDeliveries? held;
         lock (_sync)

@@ -231,6 +231,42 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task ProduceAsync_TimedOutCallStillPending_ItsBytesAreNotReusedByLaterBatches()
+    {
+        // The batch is sent as a slice of its builder's buffer. A call that timed out on our side may still wait in Orleans to be
+        // serialized: the builder must not go back to the pool (and carry another batch) until Orleans finished that call.
+        TimeSpan requestTimeout = TimeSpan.FromSeconds(30);
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(120), RequestTimeout = requestTimeout });
+        var pending = new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _broker.Script.Enqueue(_ =>
+        {
+            firstArrived.SetResult();
+            return pending.Task;
+        });
+        try
+        {
+            Task<DeliveryResult> a = producer.ProduceAsync("t", Text("a"));
+            await firstArrived.Task.WaitAsync(Guard);
+            _time.Advance(requestTimeout); // our deadline passes; the first call stays pending; the resend is acknowledged
+            Assert.Equal(0L, (await a.WaitAsync(Guard)).Offset);
+            for (int i = 0; i < 10; i++)
+            {
+                await producer.ProduceAsync("t", Text($"b{i}")).WaitAsync(Guard);
+            }
+
+            ReadOnlyMemory<byte> stillPending = _broker.ReceivedBatches.First();
+            Assert.Equal(_broker.ProduceCalls.First().Batch, stillPending.ToArray());
+            Assert.Equal(12, _broker.ProduceCalls.Count);
+            Assert.Equal(["a", .. Enumerable.Range(0, 10).Select(i => $"b{i}")], _broker.Partition("t", 0).Values);
+        }
+        finally
+        {
+            pending.TrySetResult(ProduceResult.Failed(ErrorCode.RequestTimedOut, "answered after the deadline"));
+        }
+    }
+
+    [Fact]
     public async Task ProduceAsync_BatchFailsForGoodLeavingGap_EpochBumpedAndNextBatchRestartsAtZero()
     {
         // S5: a delivery timeout leaves a sequence gap; the next batch is out of order on the oldest: bump, restart at 0.

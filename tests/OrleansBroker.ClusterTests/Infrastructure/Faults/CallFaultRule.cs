@@ -389,7 +389,7 @@ public sealed class CallFaultRule : IDisposable
     /// <summary>Decides whether this call gets the fault; counts matches and applications.</summary>
     internal bool TryClaim(FaultSite site, GrainId target, Type? interfaceType, string? methodName, object? firstArgument, out RecordBatchHeader? header)
     {
-        header = firstArgument is byte[] bytes && RecordBatchHeader.TryRead(bytes, out RecordBatchHeader h) ? h : null;
+        header = SiloFaultFilter.BatchOf(firstArgument) is { } bytes && RecordBatchHeader.TryRead(bytes.Span, out RecordBatchHeader h) ? h : null;
         if (site != Site
             || interfaceType is null
             || !InterfaceType.IsAssignableFrom(interfaceType)

@@ -35,7 +35,7 @@ internal sealed class SiloFaultFilter(FaultController controller, ILocalSiloDeta
             }
 
             // Copy before the call runs: the partition grain rewrites the base offset of the batch in place.
-            byte[] copy = ((byte[])firstArgument!).ToArray();
+            byte[] copy = BatchOf(firstArgument)!.Value.ToArray();
             await InvokeAndRecordAsync(context, rule, header);
             GrainId target = context.TargetId;
             rule.AddDuplicate(Task.Run(() =>
@@ -54,6 +54,14 @@ internal sealed class SiloFaultFilter(FaultController controller, ILocalSiloDeta
     internal static Type? InterfaceOf(IGrainCallContext context) => context.InterfaceMethod?.DeclaringType;
 
     internal static string? MethodName(IGrainCallContext context) => context.InterfaceMethod?.Name ?? context.MethodName;
+
+    /// <summary>The record batch a produce call carries (<see cref="IPartitionGrain.ProduceAsync"/>'s argument), or <c>null</c>.</summary>
+    internal static ReadOnlyMemory<byte>? BatchOf(object? firstArgument) => firstArgument switch
+    {
+        ReadOnlyMemory<byte> memory => memory,
+        byte[] array => array,
+        _ => null,
+    };
 
     internal static object? FirstArgument(IGrainCallContext context) =>
         context.Request.GetArgumentCount() > 0 ? context.Request.GetArgument(0) : null;
