@@ -386,31 +386,49 @@ public sealed partial class Producer : IAsyncDisposable
         Effects fx = t_effects ?? new Effects();
         t_effects = null;
         fx.Now = now;
+        bool refused;
         lock (_sync)
         {
-            _pendingRecords++;
-            if (_fatal is not null)
+            // Disposed after Validate checked (e.g. while this thread waited for buffer space that the closing flush freed): refused
+            // here, as Validate would have, rather than accepted by a producer that will never send it.
+            refused = _disposed;
+            if (refused)
             {
-                FailRecordLocked(entry, topic, partition ?? -1, _fatal);
+                _buffer.Release(size);
             }
             else
             {
-                if (!_topics.TryGetValue(topic, out TopicState? t))
+                _pendingRecords++;
+                if (_fatal is not null)
                 {
-                    t = new TopicState(topic);
-                    _topics.Add(topic, t);
-                    fx.AddLoad(t);
-                }
-
-                if (t.Partitions.Length == 0)
-                {
-                    t.Pending.Add(entry);
+                    FailRecordLocked(entry, topic, partition ?? -1, _fatal);
                 }
                 else
                 {
-                    RouteLocked(t, entry, fx);
+                    if (!_topics.TryGetValue(topic, out TopicState? t))
+                    {
+                        t = new TopicState(topic);
+                        _topics.Add(topic, t);
+                        fx.AddLoad(t);
+                    }
+
+                    if (t.Partitions.Length == 0)
+                    {
+                        t.Pending.Add(entry);
+                    }
+                    else
+                    {
+                        RouteLocked(t, entry, fx);
+                    }
                 }
             }
+        }
+
+        if (refused)
+        {
+            fx.Clear();
+            t_effects = fx;
+            throw new ObjectDisposedException(nameof(Producer));
         }
 
         Run(fx);
@@ -917,6 +935,9 @@ public sealed partial class Producer : IAsyncDisposable
                     }
                 }
                 while (b.State != BatchState.InFlight);
+
+                // Counted before the lock is released: a completion racing with this send cannot pool the builder meanwhile.
+                Interlocked.Increment(ref b.CallsOutstanding);
             }
 
             // Starts the grain call synchronously; a reply that is already there is handled inline and may queue more sends,
@@ -932,7 +953,17 @@ public sealed partial class Producer : IAsyncDisposable
         Exception? error = null;
         try
         {
-            Task<ProduceResult> call = _transport.ProduceAsync(p.Topic.Name, p.Index, b.Bytes);
+            Task<ProduceResult> call;
+            try
+            {
+                call = _transport.ProduceAsync(p.Topic.Name, p.Index, b.Bytes);
+            }
+            catch
+            {
+                Interlocked.Decrement(ref b.CallsOutstanding);
+                throw;
+            }
+
             TrackCall(b, call);
             result = await CallFaults.WithDeadline(call, _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
         }
@@ -952,15 +983,18 @@ public sealed partial class Producer : IAsyncDisposable
         Run(fx);
     }
 
-    /// <summary>Counts the grain call as outstanding on the batch until Orleans finishes it (answered, failed or timed out there).</summary>
+    /// <summary>
+    /// Keeps the grain call counted as outstanding on the batch (counted when it was dequeued for sending) until Orleans finishes it
+    /// (answered, failed or timed out there): Orleans serializes the batch's bytes after the call was made (<c>[Immutable]</c>).
+    /// </summary>
     private static void TrackCall(ProducerBatch b, Task call)
     {
         if (call.IsCompleted)
         {
+            Interlocked.Decrement(ref b.CallsOutstanding);
             return;
         }
 
-        Interlocked.Increment(ref b.CallsOutstanding);
         _ = call.ContinueWith(
             static (_, state) => Interlocked.Decrement(ref ((ProducerBatch)state!).CallsOutstanding),
             b,
