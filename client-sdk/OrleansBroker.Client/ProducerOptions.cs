@@ -34,7 +34,10 @@ public sealed record ProducerOptions
     /// </summary>
     public bool EnableIdempotence { get; init; } = true;
 
-    /// <summary>How long a partition's batch waits for more records before it is sent, in ms (Kafka's <c>linger.ms</c>). Default 5.</summary>
+    /// <summary>
+    /// How long a partition's batch waits for more records before it is sent, in ms (Kafka's <c>linger.ms</c>). Default 5. With
+    /// <see cref="SendWhenIdle"/> (the default) it applies only while the partition has a batch in flight.
+    /// </summary>
     public int LingerMs { get; init; } = 5;
 
     /// <summary>
@@ -158,7 +161,7 @@ public sealed record ProducerOptions
 
         if (ProducerStateIdleThreshold <= TimeSpan.Zero)
         {
-            errors.Add($"ProducerStateIdleThreshold must be positive (was {ProducerStateIdleThreshold}); keep it below the broker's ProducerIdExpiration (default {DefaultProducerStateIdleThreshold}).");
+            errors.Add($"ProducerStateIdleThreshold must be positive (was {ProducerStateIdleThreshold}); default {DefaultProducerStateIdleThreshold}; keep it below the broker's ProducerIdExpiration (producer.id.expiration.ms, default 1 day).");
         }
 
         if (RetryBackoff < TimeSpan.Zero)
