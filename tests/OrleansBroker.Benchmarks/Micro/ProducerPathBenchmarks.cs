@@ -27,7 +27,9 @@ public class ProducerPathBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _producer = new Producer(new InstantTransport(Partitions), new ProducerOptions { EnableIdempotence = Idempotence });
+        // SendWhenIdle off: this transport acknowledges inside the call, so every partition would always be idle and every record
+        // would go as a batch of its own; with it off, records form batches (by batch.size or flush) as they do under load.
+        _producer = new Producer(new InstantTransport(Partitions), new ProducerOptions { EnableIdempotence = Idempotence, SendWhenIdle = false });
 
         // Topic metadata and producer id.
         RunOnce().GetAwaiter().GetResult();
