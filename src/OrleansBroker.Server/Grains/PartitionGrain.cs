@@ -98,7 +98,11 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         {
             // From OpenAsync on, the log owns the store and disposes it when opening fails.
             ILogStore store = _storeFactory.Create(_topic, _partition, logOptions);
-            _log = await PartitionLog.OpenAsync(store, logOptions, _timeProvider, _loggerFactory.CreateLogger<PartitionLog>(), cancellationToken);
+            PartitionLog opened = await PartitionLog.OpenAsync(store, logOptions, _timeProvider, _loggerFactory.CreateLogger<PartitionLog>(), cancellationToken);
+
+            // A full fence, not a plain store: the check of _closed below must not be ordered before it, or a DisposeAsync running
+            // at the same time on another thread (sets _closed, then exchanges _log) and this method could both miss the log.
+            Interlocked.Exchange(ref _log, opened);
         }
         catch (LogFencedException ex)
         {
