@@ -75,6 +75,9 @@ public sealed partial class Producer : IAsyncDisposable
     private readonly Task _dispatcher;
     private readonly bool _idempotent;
 
+    /// <summary>With <see cref="ProducerOptions.SendWhenIdle"/>: the least time between two sends of a partition that go without lingering.</summary>
+    private readonly TimeSpan _idleSendSpacing;
+
     private long _producerId = RecordBatchHeader.NoProducerId;
     private short _producerEpoch = RecordBatchHeader.NoProducerEpoch;
     private PidState _pidState;
@@ -99,6 +102,7 @@ public sealed partial class Producer : IAsyncDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<Producer>();
         _random = random ?? Random.Shared;
         _idempotent = options.EnableIdempotence;
+        _idleSendSpacing = TimeSpan.FromMilliseconds(Math.Min(options.LingerMs, 1));
         _pidState = _idempotent ? PidState.None : PidState.Ready;
         _buffer = new BufferPool(options.BufferMemory);
         _dispatcher = Task.Run(DispatchAsync);
@@ -694,7 +698,7 @@ public sealed partial class Producer : IAsyncDisposable
                     {
                         if (p.Ready.First is not { } node)
                         {
-                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0 || (p.Window.Count == 0 && _options.SendWhenIdle)))
+                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0 || (p.Window.Count == 0 && _options.SendWhenIdle && now >= p.LastSentAt + _idleSendSpacing)))
                             {
                                 CloseOpenLocked(p);
                                 continue;
@@ -725,6 +729,11 @@ public sealed partial class Producer : IAsyncDisposable
             if (o.LingerDue > now)
             {
                 due = Min(due, o.LingerDue);
+            }
+
+            if (_options.SendWhenIdle && p.Window.Count == 0 && p.LastSentAt + _idleSendSpacing > now)
+            {
+                due = Min(due, p.LastSentAt + _idleSendSpacing);
             }
 
             due = Min(due, o.Deadline);
@@ -871,6 +880,7 @@ public sealed partial class Producer : IAsyncDisposable
 
     private void SendLocked(PartitionState p, ProducerBatch b, Effects fx)
     {
+        p.LastSentAt = _time.GetUtcNow();
         bool olderFinished = true;
         foreach (ProducerBatch older in p.Window)
         {
@@ -1637,6 +1647,9 @@ public sealed partial class Producer : IAsyncDisposable
 
         /// <summary>Records in the last batch closed here: the initial capacity of the next batch's record list.</summary>
         public int LastBatchRecords { get; set; }
+
+        /// <summary>When a batch of this partition was last sent (<see cref="ProducerOptions.SendWhenIdle"/> spacing).</summary>
+        public DateTimeOffset LastSentAt { get; set; } = DateTimeOffset.MinValue;
 
         /// <summary>
         /// When (<see cref="TimeProvider.GetTimestamp"/>) the newest batch this partition acknowledged in the current producer id

@@ -74,7 +74,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_SendWhenIdle_NothingInFlightSendsAtOnceThenLingersUntilTheAcknowledgement()
     {
-        // The clock never moves: a 60 s linger can only end early through SendWhenIdle. The first call is answered only when the
+        // The clock moves 1 ms only: a 60 s linger can only end early through SendWhenIdle. The first call is answered only when the
         // gate opens (also if the test fails first, so disposing the producer does not wait for it).
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var firstArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -92,7 +92,10 @@ public sealed class ProducerTests
             Task<DeliveryResult> c = producer.ProduceAsync("t", Text("c"));
             Assert.Single(_broker.ProduceCalls); // "a" is in flight: "b" and "c" linger
             gate.SetResult();
-            DeliveryResult[] results = await Task.WhenAll(a, b, c).WaitAsync(Guard); // "a" acknowledged, nothing in flight: "b" and "c" go together
+            await a.WaitAsync(Guard);
+            Assert.Single(_broker.ProduceCalls); // nothing in flight, but "a" went less than 1 ms ago: "b" and "c" wait for that
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            DeliveryResult[] results = await Task.WhenAll(a, b, c).WaitAsync(Guard); // 1 ms after "a", nothing in flight: "b" and "c" go together
 
             Assert.Equal([0L, 1L, 2L], results.Select(r => r.Offset));
             Assert.Equal([(0, 1), (1, 2)], _broker.Partition("t", 0).Batches.Select(h => (h.BaseSequence, h.RecordCount)));
