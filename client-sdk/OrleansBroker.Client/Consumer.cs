@@ -357,7 +357,11 @@ public sealed partial class Consumer : IAsyncDisposable
 
             if (result.Error != ErrorCode.None)
             {
-                return Failure(c, version, result.Error, $"Fetching {tp} at offset {position} failed: {result.Error}.", null, position);
+                string detail = result.Error != ErrorCode.OffsetOutOfRange ? string.Empty
+                    : result.HighWatermark > result.LogStartOffset
+                        ? $" The partition holds offsets {result.LogStartOffset} to {result.HighWatermark - 1} (log start offset {result.LogStartOffset}, high watermark {result.HighWatermark}); set AutoOffsetReset or assign an offset in that range."
+                        : $" The partition holds no record (log start offset = high watermark = {result.HighWatermark}); set AutoOffsetReset or assign offset {result.HighWatermark}.";
+                return Failure(c, version, result.Error, $"Fetching {tp} at offset {position} failed: {result.Error}.{detail}", null, position);
             }
 
             c.FailingSince = null;

@@ -150,6 +150,7 @@ public sealed class ConsumerTests
 
         Assert.Equal(ErrorCode.OffsetOutOfRange, error.ErrorCode);
         Assert.Equal(new TopicPartition("t", 0), error.TopicPartition);
+        Assert.Contains("holds offsets 0 to 1 (log start offset 0, high watermark 2)", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
