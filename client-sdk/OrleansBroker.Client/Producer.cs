@@ -390,18 +390,18 @@ public sealed partial class Producer : IAsyncDisposable
         Effects fx = t_effects ?? new Effects();
         t_effects = null;
         fx.Now = now;
-        bool refused;
-        lock (_sync)
+        try
         {
-            // Disposed after Validate checked (e.g. while this thread waited for buffer space that the closing flush freed): refused
-            // here, as Validate would have, rather than accepted by a producer that will never send it.
-            refused = _disposed;
-            if (refused)
+            lock (_sync)
             {
-                _buffer.Release(size);
-            }
-            else
-            {
+                if (_disposed)
+                {
+                    // Disposed after Validate checked (e.g. while this thread waited for buffer space that the closing flush freed):
+                    // refused here, as Validate would have, rather than accepted by a producer that will never send it.
+                    _buffer.Release(size);
+                    throw new ObjectDisposedException(nameof(Producer));
+                }
+
                 _pendingRecords++;
                 if (_fatal is not null)
                 {
@@ -426,18 +426,14 @@ public sealed partial class Producer : IAsyncDisposable
                     }
                 }
             }
-        }
 
-        if (refused)
+            Run(fx);
+        }
+        finally
         {
             fx.Clear();
             t_effects = fx;
-            throw new ObjectDisposedException(nameof(Producer));
         }
-
-        Run(fx);
-        fx.Clear();
-        t_effects = fx;
     }
 
     // ---------------------------------------------------------------- routing and accumulation
@@ -681,7 +677,7 @@ public sealed partial class Producer : IAsyncDisposable
                 {
                     if (now >= resend.RetryAt)
                     {
-                        SendLocked(p, resend, fx);
+                        SendLocked(p, resend, now, fx);
                     }
                     else
                     {
@@ -712,7 +708,7 @@ public sealed partial class Producer : IAsyncDisposable
                         StampLocked(p, next);
                         next.StampedAt = _time.GetTimestamp();
                         p.Window.Add(next);
-                        SendLocked(p, next, fx);
+                        SendLocked(p, next, now, fx);
                     }
                 }
                 else if (_pidState == PidState.None && (p.Open is not null || p.Ready.Count > 0))
@@ -859,11 +855,10 @@ public sealed partial class Producer : IAsyncDisposable
         long pid = _idempotent ? _producerId : RecordBatchHeader.NoProducerId;
         short epoch = _idempotent ? _producerEpoch : RecordBatchHeader.NoProducerEpoch;
         int sequence = _idempotent ? p.NextSequence : RecordBatchHeader.NoSequence;
-        if (!b.Sealed)
+        if (b.Bytes.IsEmpty)
         {
             // No copy: the call sends a slice of the builder's buffer, which stays with the batch until it is reported.
             b.Bytes = b.Builder!.SealInPlace(pid, epoch, sequence);
-            b.Sealed = true;
         }
         else
         {
@@ -878,9 +873,9 @@ public sealed partial class Producer : IAsyncDisposable
         }
     }
 
-    private void SendLocked(PartitionState p, ProducerBatch b, Effects fx)
+    private void SendLocked(PartitionState p, ProducerBatch b, DateTimeOffset now, Effects fx)
     {
-        p.LastSentAt = _time.GetUtcNow();
+        p.LastSentAt = now;
         bool olderFinished = true;
         foreach (ProducerBatch older in p.Window)
         {
@@ -1690,11 +1685,12 @@ public sealed partial class Producer : IAsyncDisposable
 
         public DateTimeOffset Deadline { get; } = deadline;
 
-        /// <summary>The sealed batch: a slice of <see cref="Builder"/>'s buffer (valid while the batch holds the builder).</summary>
+        /// <summary>
+        /// The sealed batch, empty until the first stamp: a slice of <see cref="Builder"/>'s buffer (valid while the batch holds the
+        /// builder); later stamps rewrite its producer fields in place.
+        /// </summary>
         public Memory<byte> Bytes { get; set; }
 
-        /// <summary><see cref="Bytes"/> holds the sealed batch (later stamps rewrite the producer fields in place).</summary>
-        public bool Sealed { get; set; }
 
         /// <summary>Grain calls carrying <see cref="Bytes"/> that Orleans has not finished (see <see cref="TrackCall"/>).</summary>
         public int CallsOutstanding;

@@ -94,59 +94,14 @@ public static class RecordBatchReader
     /// </exception>
     public static IReadOnlyList<Record> ReadRecords(ReadOnlyMemory<byte> batch)
     {
+        // The same walk and checks as EnumerateRecords, materialized.
         RecordBatchHeader header = CheckForReading(batch.Span);
-        ReadOnlyMemory<byte> recordsMemory = batch[RecordBatchHeader.Size..];
-        ReadOnlySpan<byte> records = recordsMemory.Span;
-        var result = new List<Record>(Math.Min(header.RecordCount, records.Length / (RecordCodec.MinRecordBodyBytes + 1)));
-        int position = 0;
-        for (int i = 0; i < header.RecordCount; i++)
+        var result = new List<Record>(Math.Min(header.RecordCount, (batch.Length - RecordBatchHeader.Size) / (RecordCodec.MinRecordBodyBytes + 1)));
+        foreach (RecordView r in new RecordEnumerator(batch[RecordBatchHeader.Size..], header))
         {
-            if (!RecordCodec.TryReadRecord(records, ref position, out RecordLayout layout))
-            {
-                throw new InvalidDataException($"Record {i} of {header.RecordCount} in the batch at offset {header.BaseOffset} is malformed or truncated.");
-            }
-
-            result.Add(new Record(
-                header.BaseOffset + layout.OffsetDelta,
-                header.IsLogAppendTime ? header.MaxTimestamp : header.BaseTimestamp + layout.TimestampDelta,
-                Slice(recordsMemory, layout.KeyOffset, layout.KeyLength),
-                Slice(recordsMemory, layout.ValueOffset, layout.ValueLength),
-                ReadHeaders(records, layout)));
-        }
-
-        if (position != records.Length)
-        {
-            throw new InvalidDataException($"The batch at offset {header.BaseOffset} has {records.Length - position} bytes after its {header.RecordCount} records.");
+            result.Add(new Record(r.Offset, r.Timestamp, r.Key, r.Value, r.ReadHeaders()));
         }
 
         return result;
-    }
-
-    // Not "length < 0 ? null : …": null would convert through byte[] to an empty ReadOnlyMemory, losing null.
-    private static ReadOnlyMemory<byte>? Slice(ReadOnlyMemory<byte> records, int offset, int length) =>
-        length < 0 ? default(ReadOnlyMemory<byte>?) : records.Slice(offset, length);
-
-    private static RecordHeader[] ReadHeaders(ReadOnlySpan<byte> records, RecordLayout layout)
-    {
-        if (layout.HeaderCount == 0)
-        {
-            return [];
-        }
-
-        var headers = new RecordHeader[layout.HeaderCount];
-        int position = layout.HeadersOffset;
-        for (int i = 0; i < headers.Length; i++)
-        {
-            if (!RecordCodec.TryReadHeader(records, ref position, out int keyOffset, out int keyLength, out int valueOffset, out int valueLength))
-            {
-                throw new InvalidDataException($"Header {i} of a record is malformed.");
-            }
-
-            string key = Encoding.UTF8.GetString(records.Slice(keyOffset, keyLength));
-            byte[]? value = valueLength < 0 ? null : records.Slice(valueOffset, valueLength).ToArray();
-            headers[i] = new RecordHeader(key, value);
-        }
-
-        return headers;
     }
 }

@@ -75,27 +75,22 @@ internal static class ChildProcesses
         }
     }
 
+    /// <summary>
+    /// Deletes a benchmark's temporary directory once the processes writing to it have exited (callers kill and wait first, so
+    /// nothing adds files meanwhile); a directory that cannot be deleted is named on stderr instead of failing the run.
+    /// </summary>
     public static void DeleteDirectory(string path)
     {
-        for (int attempt = 0; attempt < 5; attempt++)
+        try
         {
-            try
+            if (Directory.Exists(path))
             {
-                if (Directory.Exists(path))
-                {
-                    Directory.Delete(path, recursive: true);
-                }
-
-                return;
+                Directory.Delete(path, recursive: true);
             }
-            catch (IOException)
-            {
-                Thread.Sleep(200);
-            }
-            catch (UnauthorizedAccessException)
-            {
-                return;
-            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"Could not delete {path}: {ex.Message}");
         }
     }
 
