@@ -106,6 +106,14 @@ public sealed partial class Producer : IAsyncDisposable
         _pidState = _idempotent ? PidState.None : PidState.Ready;
         _buffer = new BufferPool(options.BufferMemory);
         _dispatcher = Task.Run(DispatchAsync);
+        if (_idempotent && options.ProducerIdentity is null)
+        {
+            // As Kafka's producers do, the producer id is requested at creation, so the first records wait neither for it nor for the
+            // registry's activation. With a ProducerIdentity the request fences the identity's previous instance, so it waits for
+            // the first record (the application decides when the handover happens).
+            _pidState = PidState.Initializing;
+            _ = InitProducerIdAsync();
+        }
     }
 
     private enum PidState

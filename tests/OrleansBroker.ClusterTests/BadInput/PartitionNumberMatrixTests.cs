@@ -57,7 +57,6 @@ public sealed class PartitionNumberMatrixTests(BadInputFixture fixture)
         Assert.False(ex.PossiblyPersisted);
         Assert.Equal(new TopicPartition(probe.Topic, partition), ex.TopicPartition);
         Assert.Contains($"Partition {partition} of '{probe.Topic}' does not exist", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(-1, producer.ProducerId);
         await probe.AssertUnchangedAndServingAsync();
     }
 

@@ -367,6 +367,47 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task Create_Idempotent_RequestsTheProducerIdBeforeTheFirstRecord()
+    {
+        // Kafka's producers obtain their id at creation: the first records then wait only for their partition.
+        await using Producer producer = Create();
+
+        await WaitUntilAsync(() => producer.ProducerId == 1000);
+
+        Assert.Equal([new InitProducerIdRequest()], _broker.RegistryCalls);
+        Assert.Equal((short)0, producer.ProducerEpoch);
+        Assert.Empty(_broker.ProduceCalls);
+        DeliveryResult first = await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        Assert.Equal(0L, first.Offset);
+        Assert.Single(_broker.RegistryCalls);
+    }
+
+    [Fact]
+    public async Task Create_WithProducerIdentityOrWithoutIdempotence_RequestsNothingUntilTheFirstRecord()
+    {
+        // With an identity the request fences the identity's previous instance: the application's first record decides when.
+        await using Producer withIdentity = Create(new ProducerOptions { LingerMs = 0, ProducerIdentity = "orders-writer" });
+        await using Producer withoutIdempotence = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
+        await withoutIdempotence.ProduceAsync("t", Text("plain")).WaitAsync(Guard);
+
+        Assert.Empty(_broker.RegistryCalls);
+        Assert.Equal(-1L, withIdentity.ProducerId);
+
+        await withIdentity.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        Assert.Equal("orders-writer", Assert.Single(_broker.RegistryCalls).ProducerIdentity);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var cts = new CancellationTokenSource(Guard);
+        while (!condition())
+        {
+            await Task.Yield();
+            cts.Token.ThrowIfCancellationRequested();
+        }
+    }
+
+    [Fact]
     public async Task ProduceAsync_SameProducerIdentityRestarted_OldIncarnationFenced()
     {
         // S8: the new incarnation bumps the epoch; the old one is fenced at the partition, nothing of it is written after.
