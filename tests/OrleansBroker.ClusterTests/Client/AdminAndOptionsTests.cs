@@ -24,6 +24,33 @@ public sealed class AdminAndOptionsTests
     }
 
     [Fact]
+    public async Task CreateTopicAsync_NewTopic_OpensEveryPartitionBeforeReturning()
+    {
+        var broker = new FakeBroker();
+        var admin = new AdminClient(broker, TimeSpan.FromSeconds(5));
+
+        await admin.CreateTopicAsync("orders", 3);
+
+        Assert.Equal([("orders", 0), ("orders", 1), ("orders", 2)], broker.ListOffsetsCalls.OrderBy(c => c.Partition));
+    }
+
+    [Fact]
+    public async Task CreateTopicAsync_PartitionThatCannotOpen_StillReturnsTheTopic()
+    {
+        var broker = new FakeBroker
+        {
+            OnListOffsets = (_, partition) => partition == 1 ? Task.FromException<PartitionOffsets>(new IOException("disk gone")) : null,
+        };
+        var admin = new AdminClient(broker, TimeSpan.FromSeconds(5));
+
+        TopicDescription created = await admin.CreateTopicAsync("orders", 2);
+
+        Assert.Equal(("orders", 2), (created.Name, created.PartitionCount));
+        Assert.Equal(2, broker.ListOffsetsCalls.Count);
+        Assert.Equal(2, (await admin.DescribeTopicAsync("orders")).PartitionCount);
+    }
+
+    [Fact]
     public async Task CreateTopicAsync_IllegalName_ThrowsInvalidTopicWithoutCall()
     {
         var broker = new FakeBroker();
@@ -33,6 +60,7 @@ public sealed class AdminAndOptionsTests
 
         Assert.Equal(ErrorCode.InvalidTopic, error.ErrorCode);
         Assert.Empty(await broker.ListTopicsAsync());
+        Assert.Empty(broker.ListOffsetsCalls);
     }
 
     [Fact]

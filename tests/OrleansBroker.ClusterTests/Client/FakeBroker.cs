@@ -29,6 +29,12 @@ internal sealed class FakeBroker : IBrokerTransport
     /// <summary>Every registry call in arrival order.</summary>
     public ConcurrentQueue<InitProducerIdRequest> RegistryCalls { get; } = new();
 
+    /// <summary>Every ListOffsets call (topic, partition), in arrival order.</summary>
+    public ConcurrentQueue<(string Topic, int Partition)> ListOffsetsCalls { get; } = new();
+
+    /// <summary>When set and returning a task, answers a ListOffsets call instead of the partition.</summary>
+    public Func<string, int, Task<PartitionOffsets>?>? OnListOffsets { get; set; }
+
     /// <summary>
     /// Answers a produce call instead of the partition: given the call number (1-based) and the call, return a task, or
     /// <c>null</c> to let the partition append. <see cref="ProduceCall.Apply"/> appends for real (e.g. then lose the reply).
@@ -139,6 +145,12 @@ internal sealed class FakeBroker : IBrokerTransport
 
     public Task<PartitionOffsets> ListOffsetsAsync(string topic, int partition)
     {
+        ListOffsetsCalls.Enqueue((topic, partition));
+        if (OnListOffsets?.Invoke(topic, partition) is { } hooked)
+        {
+            return hooked;
+        }
+
         lock (_sync)
         {
             return Task.FromResult(_partitions.TryGetValue((topic, partition), out FakePartition? p)
