@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -294,6 +295,12 @@ public sealed partial class Producer : IAsyncDisposable
                 _closed = true;
                 foreach (TopicState t in _topics.Values)
                 {
+                    // Pooled builders have no call outstanding: their buffers go back to the shared pool for the next producer.
+                    while (t.BuilderPool.TryPop(out RecordBatchBuilder? pooled))
+                    {
+                        pooled.ReturnBuffer();
+                    }
+
                     foreach (PartitionState p in t.Partitions)
                     {
                         p.Timer?.Dispose();
@@ -593,7 +600,7 @@ public sealed partial class Producer : IAsyncDisposable
     private ProducerBatch NewBatch(PartitionState p)
     {
         DateTimeOffset now = _time.GetUtcNow();
-        RecordBatchBuilder builder = p.Topic.BuilderPool.Count > 0 ? p.Topic.BuilderPool.Pop() : new RecordBatchBuilder(p.Topic.MaxBatchBytes);
+        RecordBatchBuilder builder = p.Topic.BuilderPool.Count > 0 ? p.Topic.BuilderPool.Pop() : new RecordBatchBuilder(p.Topic.MaxBatchBytes, ArrayPool<byte>.Shared);
         return new ProducerBatch(p, builder, now, now + TimeSpan.FromMilliseconds(_options.LingerMs), now + _options.DeliveryTimeout)
         {
             // A reported batch's list, or one sized like this partition's last batch, so it does not grow record by record.
@@ -635,6 +642,10 @@ public sealed partial class Producer : IAsyncDisposable
             {
                 builder.Reset();
                 t.BuilderPool.Push(builder);
+            }
+            else
+            {
+                builder.ReturnBuffer();
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace OrleansBroker.Protocol;
@@ -10,7 +11,9 @@ namespace OrleansBroker.Protocol;
 /// <remarks>
 /// Not thread-safe. A sealed builder cannot take more records. Records are written straight into one
 /// growable buffer that the builder owns and keeps across <see cref="Reset"/>, so appending allocates only
-/// when the buffer has to grow.
+/// when the buffer has to grow. Given an <see cref="ArrayPool{T}"/>, the builder rents its buffer there, gives the
+/// outgrown one back, and gives the last one back on <see cref="ReturnBuffer"/>: batch-sized buffers (often past the
+/// 85,000-byte large-object threshold) are then reused across builders instead of collected with gen2.
 /// </remarks>
 public sealed class RecordBatchBuilder
 {
@@ -18,7 +21,9 @@ public sealed class RecordBatchBuilder
     private const int MaxInitialCapacity = 16 * 1024;
 
     private readonly int _maxBatchBytes;
+    private readonly ArrayPool<byte>? _pool;
     private byte[] _buffer;
+    private bool _returned;
     private int _position;
     private int _recordCount;
     private long _baseTimestamp;
@@ -29,10 +34,21 @@ public sealed class RecordBatchBuilder
     /// <param name="maxBatchBytes">Largest batch in bytes (Kafka's <c>batch.size</c>); a first record larger than this is still accepted alone.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatchBytes"/> is 0 or negative.</exception>
     public RecordBatchBuilder(int maxBatchBytes)
+        : this(maxBatchBytes, null)
+    {
+    }
+
+    /// <summary>Creates an empty builder whose buffers come from <paramref name="pool"/>.</summary>
+    /// <param name="maxBatchBytes">Largest batch in bytes (Kafka's <c>batch.size</c>); a first record larger than this is still accepted alone.</param>
+    /// <param name="pool">Where buffers are rented and returned; <c>null</c>: plain arrays, left to the GC.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatchBytes"/> is 0 or negative.</exception>
+    public RecordBatchBuilder(int maxBatchBytes, ArrayPool<byte>? pool)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchBytes);
         _maxBatchBytes = maxBatchBytes;
-        _buffer = new byte[Math.Clamp(maxBatchBytes, MinInitialCapacity, MaxInitialCapacity)];
+        _pool = pool;
+        int initial = Math.Clamp(maxBatchBytes, MinInitialCapacity, MaxInitialCapacity);
+        _buffer = pool?.Rent(initial) ?? new byte[initial];
         _position = RecordBatchHeader.Size;
     }
 
@@ -63,9 +79,11 @@ public sealed class RecordBatchBuilder
     /// <param name="headers">Headers, or <c>null</c> for none. Header keys are written as UTF-8.</param>
     /// <returns>False when the record does not fit; the builder is unchanged.</returns>
     /// <exception cref="InvalidOperationException">The builder was sealed.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was returned (<see cref="ReturnBuffer"/>).</exception>
     /// <exception cref="ArgumentException">A header or header key is null, or a lone record would exceed the largest array.</exception>
     public bool TryAppend(long timestamp, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull, IReadOnlyList<RecordHeader>? headers)
     {
+        ObjectDisposedException.ThrowIf(_returned, this);
         if (_sealed)
         {
             throw new InvalidOperationException("The batch was sealed; call Reset before appending again.");
@@ -117,8 +135,10 @@ public sealed class RecordBatchBuilder
     /// <param name="baseSequence">Sequence of the first record, or <see cref="RecordBatchHeader.NoSequence"/>.</param>
     /// <returns>The sealed batch (header, records, CRC-32C), as a slice of the builder's buffer.</returns>
     /// <exception cref="InvalidOperationException">The builder holds no record.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was returned (<see cref="ReturnBuffer"/>).</exception>
     public Memory<byte> SealInPlace(long producerId, short producerEpoch, int baseSequence)
     {
+        ObjectDisposedException.ThrowIf(_returned, this);
         if (_recordCount == 0)
         {
             throw new InvalidOperationException("Cannot seal a batch without records.");
@@ -159,7 +179,7 @@ public sealed class RecordBatchBuilder
     /// <exception cref="InvalidOperationException">The builder holds no record.</exception>
     public byte[] Seal(long producerId, short producerEpoch, int baseSequence) => SealInPlace(producerId, producerEpoch, baseSequence).ToArray();
 
-    /// <summary>Empties the builder for the next batch; keeps its buffer.</summary>
+    /// <summary>Empties the builder for the next batch; keeps its buffer. Call it only when nothing reads the sealed batch's bytes any more.</summary>
     public void Reset()
     {
         _position = RecordBatchHeader.Size;
@@ -167,6 +187,23 @@ public sealed class RecordBatchBuilder
         _baseTimestamp = 0;
         _maxTimestamp = 0;
         _sealed = false;
+    }
+
+    /// <summary>
+    /// Gives the buffer back to the pool given to the constructor (nothing without one); the builder cannot be used afterwards. Call it
+    /// only when nothing reads the bytes of a batch this builder sealed any more.
+    /// </summary>
+    public void ReturnBuffer()
+    {
+        if (_returned)
+        {
+            return;
+        }
+
+        _returned = true;
+        byte[] buffer = _buffer;
+        _buffer = [];
+        _pool?.Return(buffer);
     }
 
     private void EnsureCapacity(int needed)
@@ -177,8 +214,12 @@ public sealed class RecordBatchBuilder
         }
 
         int newLength = (int)Math.Min(Array.MaxLength, Math.Max((long)_buffer.Length * 2, needed));
-        byte[] grown = new byte[newLength];
+        byte[] grown = _pool?.Rent(newLength) ?? new byte[newLength];
         _buffer.AsSpan(0, _position).CopyTo(grown);
+        byte[] outgrown = _buffer;
         _buffer = grown;
+
+        // Appending overwrites the buffer anyway: once a sealed batch was Reset, nothing reads its bytes (Reset's contract).
+        _pool?.Return(outgrown);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -85,6 +86,45 @@ public sealed class RecordBatchBuilderTests
 
         Assert.True(builder.IsSealed);
         Assert.Throws<InvalidOperationException>(() => builder.TryAppend(2, "k"u8, false, "v"u8, false, null));
+    }
+
+    [Fact]
+    public void Pooled_GrowingThenReturned_RentsEveryBufferFromThePoolAndGivesEachBackOnce()
+    {
+        var pool = new TrackingPool();
+        var pooled = new RecordBatchBuilder(LargeMax, pool);
+        var plain = new RecordBatchBuilder(LargeMax);
+        byte[] value = new byte[1000];
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(pooled.TryAppend(i, default, true, value, false, null));
+            Assert.True(plain.TryAppend(i, default, true, value, false, null));
+        }
+
+        byte[] sealedBytes = pooled.SealInPlace(7, 1, 0).ToArray();
+
+        // 100 records of ~1 KB outgrow the 16 KiB first buffer three times (32, 64, 128 KiB): each outgrown one went back.
+        Assert.Equal([16384, 32768, 65536, 131072], pool.Rented.Select(b => b.Length));
+        Assert.Equal(pool.Rented.Take(3), pool.Returned);
+        Assert.Equal(plain.Seal(7, 1, 0), sealedBytes);
+
+        pooled.ReturnBuffer();
+        pooled.ReturnBuffer();
+
+        Assert.Equal(pool.Rented, pool.Returned);
+        Assert.Throws<ObjectDisposedException>(() => pooled.TryAppend(1, default, true, value, false, null));
+        Assert.Throws<ObjectDisposedException>(() => pooled.SealInPlace(7, 1, 0));
+    }
+
+    [Fact]
+    public void Unpooled_ReturnBuffer_MakesTheBuilderUnusable()
+    {
+        var builder = new RecordBatchBuilder(1000);
+        Assert.True(builder.TryAppend(1, "k"u8, false, "v"u8, false, null));
+
+        builder.ReturnBuffer();
+
+        Assert.Throws<ObjectDisposedException>(() => builder.TryAppend(2, "k"u8, false, "v"u8, false, null));
     }
 
     [Fact]
@@ -272,5 +312,22 @@ public sealed class RecordBatchBuilderTests
 
         Assert.Equal(0, builder.RecordCount);
         Assert.Equal(RecordBatchHeader.Size, builder.SizeInBytes);
+    }
+
+    /// <summary>Hands out exact-size arrays and records what was rented and returned, in order.</summary>
+    private sealed class TrackingPool : ArrayPool<byte>
+    {
+        public List<byte[]> Rented { get; } = [];
+
+        public List<byte[]> Returned { get; } = [];
+
+        public override byte[] Rent(int minimumLength)
+        {
+            byte[] array = new byte[minimumLength];
+            Rented.Add(array);
+            return array;
+        }
+
+        public override void Return(byte[] array, bool clearArray = false) => Returned.Add(array);
     }
 }
