@@ -30,6 +30,9 @@ public sealed class BrokerOptions
     /// <summary>Default <see cref="ProducerIdExpiration"/>: 1 day (Kafka's <c>producer.id.expiration.ms</c> = 86,400,000 ms).</summary>
     public static readonly TimeSpan DefaultProducerIdExpiration = TimeSpan.FromDays(1);
 
+    /// <summary>Default <see cref="ProduceReorderWait"/>: 50 ms.</summary>
+    public static readonly TimeSpan DefaultProduceReorderWait = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Default <see cref="ProducerExpirationCheckInterval"/>: 1 minute.</summary>
     public static readonly TimeSpan DefaultProducerExpirationCheckInterval = TimeSpan.FromMinutes(1);
 
@@ -72,6 +75,15 @@ public sealed class BrokerOptions
 
     /// <summary>How often a partition grain removes expired producers (Kafka's <c>producer.id.expiration.check.interval.ms</c>). Default 1 minute.</summary>
     public TimeSpan ProducerExpirationCheckInterval { get; set; } = DefaultProducerExpirationCheckInterval;
+
+    /// <summary>
+    /// Longest a partition holds an idempotent batch that arrived ahead of its producer's next sequence (same producer id and epoch) while
+    /// the batches before it are still on their way. Grain calls can overtake each other between a client and a grain (Orleans does not
+    /// keep message order); without the wait such a batch is refused as out of order at once and the producer resends it and every batch
+    /// after it. The wait changes only when a batch is appended, never whether or where: the append applies the same rules after it.
+    /// Default 50 ms; <see cref="TimeSpan.Zero"/> refuses at once (Kafka's behaviour, where one connection keeps order); not negative.
+    /// </summary>
+    public TimeSpan ProduceReorderWait { get; set; } = DefaultProduceReorderWait;
 
     /// <summary>PIDs reserved by one durable write of the producer registry (Kafka's PID block). Default 1000; at least 1.</summary>
     public int ProducerIdBlockSize { get; set; } = DefaultProducerIdBlockSize;

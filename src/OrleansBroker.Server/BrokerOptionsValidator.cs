@@ -51,6 +51,11 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"{P}ProducerExpirationCheckInterval is {options.ProducerExpirationCheckInterval}; set it to a positive duration (default {BrokerOptions.DefaultProducerExpirationCheckInterval}).");
         }
 
+        if (options.ProduceReorderWait < TimeSpan.Zero)
+        {
+            failures.Add($"{P}ProduceReorderWait is {options.ProduceReorderWait}; set it to zero or a positive duration (default {BrokerOptions.DefaultProduceReorderWait}).");
+        }
+
         if (options.ProducerIdBlockSize < 1)
         {
             failures.Add($"{P}ProducerIdBlockSize is {options.ProducerIdBlockSize}; set it to at least 1 (default {BrokerOptions.DefaultProducerIdBlockSize}).");

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Serialization.Invocation;
 using OrleansBroker.Log;
 using OrleansBroker.Protocol;
 
@@ -16,11 +18,29 @@ namespace OrleansBroker.Server.Grains;
 /// (rule 2). An activation that cannot serve answers every call with a result code and deactivates so the next call activates afresh:
 /// <see cref="ErrorCode.UnknownTopicOrPartition"/> for a missing topic or partition, <see cref="ErrorCode.NotLeaderOrFollower"/> when another
 /// activation still holds the log's writer lock, <see cref="ErrorCode.KafkaStorageError"/> when storage fails.</para>
-/// <para>The produce path calls no other grain (SCENARIOS S7). Not reentrant: one call at a time, so appends are ordered.</para>
+/// <para>The produce path calls no other grain (SCENARIOS S7). Produce calls may interleave with each other and with a running fetch
+/// (<see cref="MayInterleave"/>), every other call runs alone; whatever touches the log does so one call at a time, in the order the calls
+/// reached the log gate. Produce calls interleave so that an idempotent batch that overtook an older batch of its producer in transit
+/// (Orleans does not keep the order of grain calls) can wait, up to <see cref="BrokerOptions.ProduceReorderWait"/>, for that batch
+/// instead of being refused as out of order (<see cref="WaitForEarlierBatchesAsync"/>).</para>
 /// </remarks>
+[MayInterleave(nameof(MayInterleave))]
 internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDisposable
 {
+    /// <summary>Batches that may wait for earlier ones at the same time; beyond that, a batch ahead of its sequence is refused at once.</summary>
+    private const int MaxReorderWaiters = 32;
+
+    /// <summary>How far ahead of the expected sequence (in records) a batch may be to wait; farther is a real gap, refused at once.</summary>
+    private const long MaxReorderDistance = 1 << 30;
+
     private static readonly byte[] NoRecords = [];
+
+    /// <summary>One call at a time touches the log (appends, reads, the failure path), in arrival order.</summary>
+    private readonly SemaphoreSlim _logGate = new(1, 1);
+
+    /// <summary>Completed (and replaced) after every append attempt: batches waiting for earlier ones check again.</summary>
+    private TaskCompletionSource? _appendFinished;
+    private int _reorderWaiters;
 
     private readonly ILogStoreFactory _storeFactory;
     private readonly BrokerOptions _options;
@@ -180,10 +200,16 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         }
     }
 
+    /// <summary>Orleans' interleaving predicate: produce calls may run while other calls of this grain wait (see the remarks).</summary>
+    /// <param name="request">The incoming call.</param>
+    /// <returns>True for <see cref="IPartitionGrain.ProduceAsync"/>.</returns>
+    public static bool MayInterleave(IInvokable request) =>
+        request.GetInterfaceType() == typeof(IPartitionGrain) && request.GetMethodName() == nameof(IPartitionGrain.ProduceAsync);
+
     /// <inheritdoc />
     public async Task<ProduceResult> ProduceAsync(ReadOnlyMemory<byte> batch)
     {
-        if (_log is not { } log)
+        if (_log is null)
         {
             DeactivateOnIdle();
             return ProduceResult.Failed(_unavailableError, _unavailableMessage);
@@ -194,44 +220,135 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
             return ProduceResult.Failed(ErrorCode.CorruptMessage, "The request carried no record batch.");
         }
 
-        LogAppendResult result;
+        await WaitForEarlierBatchesAsync(batch);
+        await _logGate.WaitAsync();
         try
         {
-            // The call's own copy of the bytes (deserialized into one array of the batch's size): no further copy.
-            result = await log.AppendAsync(ToArray(batch));
-        }
-        catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
-        {
-            ErrorCode code = await FailAsync(log, ex);
-            return ProduceResult.Failed(code, _unavailableMessage);
-        }
+            if (_log is not { } log)
+            {
+                DeactivateOnIdle();
+                return ProduceResult.Failed(_unavailableError, _unavailableMessage);
+            }
 
-        return Map(result, log.LogStartOffset);
+            LogAppendResult result;
+            try
+            {
+                // The call's own copy of the bytes (deserialized into one array of the batch's size): no further copy.
+                result = await log.AppendAsync(ToArray(batch));
+            }
+            catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
+            {
+                ErrorCode code = await FailAsync(log, ex);
+                return ProduceResult.Failed(code, _unavailableMessage);
+            }
+
+            return Map(result, log.LogStartOffset);
+        }
+        finally
+        {
+            _logGate.Release();
+            if (_appendFinished is { } finished)
+            {
+                _appendFinished = null;
+                finished.TrySetResult();
+            }
+        }
     }
 
     /// <inheritdoc />
     public async Task<FetchResult> FetchAsync(long offset, int maxBytes)
     {
-        if (_log is not { } log)
-        {
-            DeactivateOnIdle();
-            return new FetchResult(_unavailableError, -1, -1, NoRecords);
-        }
-
-        ReadOnlyMemory<byte>? records;
+        await _logGate.WaitAsync();
         try
         {
-            records = await log.ReadAsync(offset, Math.Max(1, maxBytes));
+            if (_log is not { } log)
+            {
+                DeactivateOnIdle();
+                return new FetchResult(_unavailableError, -1, -1, NoRecords);
+            }
+
+            ReadOnlyMemory<byte>? records;
+            try
+            {
+                records = await log.ReadAsync(offset, Math.Max(1, maxBytes));
+            }
+            catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
+            {
+                ErrorCode code = await FailAsync(log, ex);
+                return new FetchResult(code, -1, -1, NoRecords);
+            }
+
+            return records is { } bytes
+                ? new FetchResult(ErrorCode.None, log.HighWatermark, log.LogStartOffset, ToArray(bytes))
+                : new FetchResult(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, NoRecords);
         }
-        catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
+        finally
         {
-            ErrorCode code = await FailAsync(log, ex);
-            return new FetchResult(code, -1, -1, NoRecords);
+            _logGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Holds an idempotent batch that arrived ahead of its producer's next sequence (same producer id and epoch, or the first sequence of a
+    /// newer epoch) until the batches before it are appended, at most <see cref="BrokerOptions.ProduceReorderWait"/>: the producer sent
+    /// them first, and they overtook each other on the way. Checks again after every append; returns when the batch is no longer ahead
+    /// (the append then decides, with every rule), when the time is up or the log is gone (it is then refused as before), and at once for
+    /// a batch without a producer id, a producer the partition does not know, or when <see cref="MaxReorderWaiters"/> already wait.
+    /// The header is read unchecked: it only decides whether to wait; the append validates the batch.
+    /// </summary>
+    private async ValueTask WaitForEarlierBatchesAsync(ReadOnlyMemory<byte> batch)
+    {
+        TimeSpan limit = _options.ProduceReorderWait;
+        if (limit <= TimeSpan.Zero || _reorderWaiters >= MaxReorderWaiters
+            || !RecordBatchHeader.TryRead(batch.Span, out RecordBatchHeader header) || !header.HasProducerId)
+        {
+            return;
         }
 
-        return records is { } bytes
-            ? new FetchResult(ErrorCode.None, log.HighWatermark, log.LogStartOffset, ToArray(bytes))
-            : new FetchResult(ErrorCode.OffsetOutOfRange, log.HighWatermark, log.LogStartOffset, NoRecords);
+        long started = _timeProvider.GetTimestamp();
+        _reorderWaiters++;
+        try
+        {
+            while (_log is { IsFaulted: false } log && IsAheadOfExpected(log.ProducerState.CheckAppend(header), header.BaseSequence))
+            {
+                TimeSpan remaining = limit - _timeProvider.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                _appendFinished ??= new TaskCompletionSource();
+                try
+                {
+                    await _appendFinished.Task.WaitAsync(remaining, _timeProvider);
+                }
+                catch (TimeoutException)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            _reorderWaiters--;
+        }
+    }
+
+    /// <summary>Whether the check refused the batch as out of order because its base sequence lies ahead of the expected one (with wrap).</summary>
+    internal static bool IsAheadOfExpected(AppendCheck check, int baseSequence)
+    {
+        if (check.Kind != AppendCheckKind.OutOfOrderSequence || check.ExpectedSequence < 0 || baseSequence < 0)
+        {
+            return false;
+        }
+
+        long distance = (long)baseSequence - check.ExpectedSequence;
+        if (distance < 0)
+        {
+            distance += (long)int.MaxValue + 1;
+        }
+
+        return distance is > 0 and < MaxReorderDistance;
     }
 
     /// <inheritdoc />

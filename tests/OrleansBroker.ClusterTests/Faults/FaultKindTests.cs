@@ -77,7 +77,11 @@ public sealed class FaultKindTests(FaultWorkloadFixture fixture, ITestOutputHelp
         FaultWorkloadResult result = await RunAsync(FaultKind.StalledCall, events: 2);
 
         Assert.Equal(2, result.InjectedCount(FaultKind.StalledCall));
-        Assert.True(result.Report.DuplicatesAcknowledged > 0, "the resend queued behind the stalled call is a duplicate");
+        // One of the two writes the batch, the other is a duplicate: the resend, when the stalled call ran first; the stalled call, when
+        // the resend overtook it (produce calls interleave at the partition, so the resend need not queue behind the stalled call).
+        Assert.True(
+            result.Report.DuplicatesAcknowledged + result.StalledCallsAnsweredAsDuplicate > 0,
+            $"neither a resend ({result.Report.DuplicatesAcknowledged}) nor a stalled call ({result.StalledCallsAnsweredAsDuplicate}) was answered as a duplicate");
     }
 
     [Fact]

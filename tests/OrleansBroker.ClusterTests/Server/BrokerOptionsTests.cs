@@ -30,6 +30,7 @@ public sealed class BrokerOptionsTests
             FlushMs = -1,
             ProducerIdExpiration = TimeSpan.Zero,
             ProducerExpirationCheckInterval = TimeSpan.FromSeconds(-1),
+            ProduceReorderWait = TimeSpan.FromMilliseconds(-1),
             ProducerIdBlockSize = 0,
         };
 
@@ -47,6 +48,7 @@ public sealed class BrokerOptionsTests
             "Broker:FlushMs is -1; set it to 0 or more",
             "Broker:ProducerIdExpiration is 00:00:00; set it to a positive duration",
             "Broker:ProducerExpirationCheckInterval is -00:00:01; set it to a positive duration",
+            "Broker:ProduceReorderWait is -00:00:00.0010000; set it to zero or a positive duration",
             "Broker:ProducerIdBlockSize is 0; set it to at least 1",
         ];
         List<string> failures = [.. result.Failures!];

@@ -24,8 +24,9 @@ public enum FaultKind
     /// <summary>Event: a secondary silo hosting partitions of the topic is stopped gracefully; a fresh silo joins afterwards.</summary>
     SiloStop,
 
-    /// <summary>Event: a produce call is stalled inside the partition's turn until the SDK timed it out and sent it again (the resend queues
-    /// behind it), then it runs: a call that timed out but still ran.</summary>
+    /// <summary>Event: a produce call is stalled at the partition, before it reaches the log, until the SDK timed it out and sent it again,
+    /// then it runs: a call that timed out but still ran. Whichever of the two reaches the log first writes the batch; the other is answered
+    /// as a duplicate.</summary>
     StalledCall,
 
     /// <summary>Event: a partition grain is deactivated mid-stream.</summary>

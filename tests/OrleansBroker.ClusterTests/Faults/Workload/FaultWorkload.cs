@@ -48,6 +48,7 @@ public sealed class FaultWorkload
     private BrokerClient? _broker;
     private long _sent;
     private int _tornTailsTruncated;
+    private int _stalledCallsDuplicate;
 
     /// <summary>Prepares a run (nothing is sent until <see cref="RunAsync"/>).</summary>
     /// <param name="fixture">A started fault cluster (silos and client wired with <see cref="FaultInjection.AddFaultInjection"/>).</param>
@@ -138,7 +139,8 @@ public sealed class FaultWorkload
             elapsed,
             new Dictionary<FaultKind, int>(_injected),
             [.. _notes],
-            _tornTailsTruncated);
+            _tornTailsTruncated,
+            _stalledCallsDuplicate);
         _log(result.ToText());
         return result;
     }
@@ -607,6 +609,17 @@ public sealed class FaultWorkload
         {
             gate.Release();
         }
+
+        // The stalled call now runs. Produce calls interleave at the partition, so the resend need not have queued behind it: when the
+        // resend wrote the batch first, the stalled call is the one answered as a duplicate (nobody waits for that answer any more).
+        await Wait.UntilAsync(
+            () => Task.FromResult(stall.Intercepted.Any(c => c.Result is not null || c.Exception is not null)),
+            _options.RequestTimeout + TimeSpan.FromSeconds(5),
+            $"the answer to the stalled call at {_topic}-{e.Partition}");
+        if (stall.Intercepted.Any(c => c.Result is ProduceResult { IsDuplicate: true }))
+        {
+            Interlocked.Increment(ref _stalledCallsDuplicate);
+        }
     }
 
     /// <summary>A new SDK instance with the same producer identity takes over; the old one keeps its in-flight batches (until fenced).</summary>
@@ -771,6 +784,7 @@ public sealed class FaultWorkload
 /// <param name="Injected">Faults applied, by kind (for continuous kinds: calls hit; for storage storms: appends armed).</param>
 /// <param name="Notes">What the event runner did, in order.</param>
 /// <param name="TornTailsTruncated">Torn tails the next activation's recovery cut exactly.</param>
+/// <param name="StalledCallsAnsweredAsDuplicate">Stalled calls (<see cref="FaultKind.StalledCall"/>) the partition answered as duplicates: their resend wrote the batch first.</param>
 public sealed record FaultWorkloadResult(
     string Topic,
     FaultSchedule Schedule,
@@ -780,7 +794,8 @@ public sealed record FaultWorkloadResult(
     TimeSpan Elapsed,
     IReadOnlyDictionary<FaultKind, int> Injected,
     IReadOnlyList<string> Notes,
-    int TornTailsTruncated)
+    int TornTailsTruncated,
+    int StalledCallsAnsweredAsDuplicate)
 {
     /// <summary>Records acknowledged or failed per second of the whole run (sending to the last outcome).</summary>
     public double RecordsPerSecond => Elapsed > TimeSpan.Zero ? Records / Elapsed.TotalSeconds : 0;

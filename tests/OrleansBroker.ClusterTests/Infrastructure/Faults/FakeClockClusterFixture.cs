@@ -11,7 +11,8 @@ namespace OrleansBroker.ClusterTests.Infrastructure.Faults;
 /// </summary>
 /// <remarks>Producer-id expiration is 1 hour and the expiry check runs every minute of the fake clock (<see cref="ProducerIdExpiration"/>,
 /// <see cref="ExpirationCheckInterval"/>). Advancing the clock fires the timers of every partition of the cluster: keep tests that depend
-/// on the clock in this fixture's collection only.</remarks>
+/// on the clock in this fixture's collection only. A batch ahead of its producer's sequence is refused at once here
+/// (<see cref="BrokerOptions.ProduceReorderWait"/> 0): its wait would run on the fake clock, which these tests do not move for it.</remarks>
 public class FakeClockClusterFixture : FaultClusterFixture
 {
     /// <summary>The broker's <see cref="BrokerOptions.ProducerIdExpiration"/> in this cluster.</summary>
@@ -35,6 +36,7 @@ public class FakeClockClusterFixture : FaultClusterFixture
         ArgumentNullException.ThrowIfNull(builder);
         builder.Properties[BrokerOptions.SectionName + ":" + nameof(BrokerOptions.ProducerIdExpiration)] = ProducerIdExpiration.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
         builder.Properties[BrokerOptions.SectionName + ":" + nameof(BrokerOptions.ProducerExpirationCheckInterval)] = ExpirationCheckInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        builder.Properties[BrokerOptions.SectionName + ":" + nameof(BrokerOptions.ProduceReorderWait)] = "00:00:00";
     }
 }
 
