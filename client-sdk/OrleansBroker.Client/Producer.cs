@@ -26,11 +26,13 @@ namespace OrleansBroker.Client;
 /// (<see cref="ProducerOptions.RetryBackoff"/> to <see cref="ProducerOptions.RetryBackoffMax"/>) until
 /// <see cref="ProducerOptions.DeliveryTimeout"/> has passed since the batch's first record was added. While a partition has a
 /// batch to retry, it sends nothing new and resends its unacknowledged batches one at a time, oldest first, so order is
-/// kept. A duplicate acknowledgement is a success carrying the original offset. A batch is never resent once a batch
+/// kept; batches refused only because they overtook an older one in transit go again together, in order, as soon as every older
+/// batch is acknowledged (see below). A duplicate acknowledgement is a success carrying the original offset. A batch is never resent once a batch
 /// 5 positions newer could have been written, so every resend is inside the broker's 5-batch dedup window.</para>
 /// <para><b>Out of order and epoch bump (KIP-360).</b> <see cref="ErrorCode.OutOfOrderSequenceNumber"/> on a batch whose send
 /// started while an older batch of the partition was still unfinished means "wait for the older ones": it is resent after
-/// them. On a batch whose send started when every older batch of the partition was finished (a real gap: an older batch
+/// them, together with the batches after it that were refused the same way, as soon as every older batch is acknowledged (the
+/// batches still in flight keep going). On a batch whose send started when every older batch of the partition was finished (a real gap: an older batch
 /// failed for good), the producer bumps its epoch: (1) no partition sends a batch that was never sent; partitions other
 /// than the gapped ones keep retrying their sent batches in the old epoch until each is acknowledged or fails;
 /// (2) when no call is outstanding, the registry bumps the epoch (<c>InitProducerId(pid, epoch)</c>); (3) every partition's
@@ -691,9 +693,29 @@ public sealed partial class Producer : IAsyncDisposable
 
             if (resend is not null)
             {
-                // Retry mode: one call at a time, oldest unacknowledged first, after every outstanding call returned.
-                if (!anyInFlight)
+                if (resend.Overtaken && OlderFinished(p, resend))
                 {
+                    // The oldest batch to resend overtook an older one in transit and was refused unwritten; every older batch is
+                    // finished now. It and the overtaken batches after it go again at once, in sequence order, as they first went
+                    // (pipelined, within the window, so every resend stays inside the broker's 5-batch dedup window).
+                    if (now >= resend.RetryAt)
+                    {
+                        foreach (ProducerBatch b in p.Window)
+                        {
+                            if (b.State == BatchState.AwaitingResend && b.Overtaken)
+                            {
+                                SendLocked(p, b, now, fx);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        due = resend.RetryAt;
+                    }
+                }
+                else if (!anyInFlight)
+                {
+                    // Retry mode: one call at a time, oldest unacknowledged first, after every outstanding call returned.
                     if (now >= resend.RetryAt)
                     {
                         SendLocked(p, resend, now, fx);
@@ -775,6 +797,25 @@ public sealed partial class Producer : IAsyncDisposable
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary>Whether every batch older than <paramref name="batch"/> in the partition's window is acknowledged or failed.</summary>
+    private static bool OlderFinished(PartitionState p, ProducerBatch batch)
+    {
+        foreach (ProducerBatch older in p.Window)
+        {
+            if (ReferenceEquals(older, batch))
+            {
+                return true;
+            }
+
+            if (older.State is not (BatchState.Acked or BatchState.Failed))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private void ArmTimerLocked(PartitionState p, DateTimeOffset due, DateTimeOffset now)
     {
@@ -895,18 +936,8 @@ public sealed partial class Producer : IAsyncDisposable
     private void SendLocked(PartitionState p, ProducerBatch b, DateTimeOffset now, Effects fx)
     {
         p.LastSentAt = now;
-        bool olderFinished = true;
-        foreach (ProducerBatch older in p.Window)
-        {
-            if (ReferenceEquals(older, b))
-            {
-                break;
-            }
-
-            olderFinished &= older.State is BatchState.Acked or BatchState.Failed;
-        }
-
-        b.OlderFinishedAtSend = olderFinished;
+        b.OlderFinishedAtSend = OlderFinished(p, b);
+        b.Overtaken = false;
         b.State = BatchState.InFlight;
         b.Attempts++;
         if (b.Attempts > 1)
@@ -1090,6 +1121,7 @@ public sealed partial class Producer : IAsyncDisposable
                     {
                         // An older batch was unfinished when this one was sent: retry after it, no backoff needed.
                         b.State = BatchState.AwaitingResend;
+                        b.Overtaken = true;
                         b.RetryAt = now;
                     }
 
@@ -1732,6 +1764,12 @@ public sealed partial class Producer : IAsyncDisposable
 
         /// <summary>Every older batch of the partition was finished when the last send started.</summary>
         public bool OlderFinishedAtSend { get; set; }
+
+        /// <summary>
+        /// The last send was refused as out of order while an older batch was unfinished: it overtook that batch in transit (Orleans
+        /// does not keep message order) and was not written.
+        /// </summary>
+        public bool Overtaken { get; set; }
 
         public Exception? LastError { get; set; }
 

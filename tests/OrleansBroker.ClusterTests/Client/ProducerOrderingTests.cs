@@ -149,6 +149,30 @@ public sealed class ProducerOrderingTests
         Assert.Single(_broker.RegistryCalls);
     }
 
+    [Fact]
+    public async Task Produce_OvertakenBatchesRefused_ResentTogetherInOrderOnceTheOlderOneIsAcknowledged()
+    {
+        // r2..r5 reach the partition before r1 and are refused unwritten; once r1 is acknowledged they go again at once, in
+        // sequence order (pipelined, as first sent), not one round trip after another.
+        TimeSpan threshold = TimeSpan.FromMinutes(1);
+        await using Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
+        await producer.ProduceAsync(P0, Big("r0")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(2 * BatchesPerBurst - 1);
+
+        List<Task<DeliveryResult>> sends = ProduceBurst(producer, P0, "r", 1, BatchesPerBurst);
+        held.ReleaseOldestLast();
+        await held.WaitForArrivedAsync(2 * BatchesPerBurst - 1).WaitAsync(Guard);
+        int resentTogether = held.Waiting;
+        IReadOnlyList<ProduceCall> resends = held.Release([0, 1, 2, 3]);
+        DeliveryResult[] delivered = await Task.WhenAll(sends).WaitAsync(Guard);
+
+        Assert.Equal(BatchesPerBurst - 1, resentTogether);
+        Assert.Equal([2, 3, 4, 5], resends.Select(c => c.Header.BaseSequence));
+        Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5"], Names(_broker.Partition("t", 0)));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], delivered.Select(d => d.Offset));
+        Assert.Equal(0, producer.ProducerEpoch);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
