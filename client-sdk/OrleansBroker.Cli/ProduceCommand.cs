@@ -203,7 +203,7 @@ internal static class ProduceCommand
             }
 
             Interlocked.Increment(ref _acknowledged);
-            if (report.Result!.IsDuplicate)
+            if (report.IsDuplicate)
             {
                 Interlocked.Increment(ref _duplicates);
             }

@@ -141,11 +141,45 @@ public sealed record DeliveryResult
     public TopicPartition TopicPartition => new(Topic, Partition);
 }
 
-/// <summary>The outcome of one record given to <see cref="Producer.Produce(string, Message, Action{DeliveryReport}?)"/>: a result or an error.</summary>
+/// <summary>
+/// The outcome of one record given to <see cref="Producer.Produce(string, Message, Action{DeliveryReport}?)"/>: a result or an error.
+/// Flat, like Confluent's <c>DeliveryReport</c>: <see cref="Offset"/>, <see cref="Timestamp"/> and <see cref="IsDuplicate"/> are on the
+/// report itself, so a handler that reads them costs one object per record; <see cref="Result"/> is the same acknowledgement as a
+/// <see cref="DeliveryResult"/>.
+/// </summary>
 public sealed record DeliveryReport
 {
-    /// <summary>The acknowledgement, or <c>null</c> when the delivery failed.</summary>
-    public DeliveryResult? Result { get; init; }
+    private readonly DeliveryResult? _result;
+
+    /// <summary>
+    /// The acknowledgement, or <c>null</c> when the delivery failed. Unless set, built from <see cref="Offset"/>, <see cref="Timestamp"/>
+    /// and <see cref="IsDuplicate"/> on each read; setting it sets those three.
+    /// </summary>
+    public DeliveryResult? Result
+    {
+        get => _result ?? (Error is null && Offset >= 0
+            ? new DeliveryResult { Topic = Topic, Partition = Partition, Offset = Offset, Timestamp = Timestamp, IsDuplicate = IsDuplicate, Message = Message }
+            : null);
+        init
+        {
+            _result = value;
+            if (value is not null)
+            {
+                Offset = value.Offset;
+                Timestamp = value.Timestamp;
+                IsDuplicate = value.IsDuplicate;
+            }
+        }
+    }
+
+    /// <summary>Offset of the acknowledged record (for a duplicate, where the original was written); -1 when the delivery failed.</summary>
+    public long Offset { get; init; } = -1;
+
+    /// <summary>The record's timestamp (CreateTime, ms precision); default when the delivery failed.</summary>
+    public DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>True when the broker answered that the record's batch was already written (a retry): the record is in the log once, at <see cref="Offset"/>.</summary>
+    public bool IsDuplicate { get; init; }
 
     /// <summary>Why the delivery failed, or <c>null</c> on success.</summary>
     public ProduceException? Error { get; init; }

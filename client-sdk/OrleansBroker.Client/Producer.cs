@@ -1439,20 +1439,21 @@ public sealed partial class Producer : IAsyncDisposable
             for (int i = 0; i < c.Records.Count; i++)
             {
                 RecordEntry e = c.Records[i];
-                DeliveryResult? result = null;
                 ProduceException? error = null;
                 if (c.Error is null)
                 {
-                    result = new DeliveryResult
+                    if (e.Tcs is { } tcs)
                     {
-                        Topic = c.Topic,
-                        Partition = c.Partition,
-                        Offset = c.BaseOffset + i,
-                        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
-                        IsDuplicate = c.IsDuplicate,
-                        Message = e.Message,
-                    };
-                    e.Tcs?.TrySetResult(result);
+                        tcs.TrySetResult(new DeliveryResult
+                        {
+                            Topic = c.Topic,
+                            Partition = c.Partition,
+                            Offset = c.BaseOffset + i,
+                            Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
+                            IsDuplicate = c.IsDuplicate,
+                            Message = e.Message,
+                        });
+                    }
                 }
                 else
                 {
@@ -1464,7 +1465,18 @@ public sealed partial class Producer : IAsyncDisposable
                 {
                     try
                     {
-                        handler(new DeliveryReport { Result = result, Error = error, Message = e.Message, Topic = c.Topic, Partition = c.Partition });
+                        // One object per record: the report carries the acknowledgement's fields itself (its Result is built when read).
+                        handler(error is null
+                            ? new DeliveryReport
+                            {
+                                Offset = c.BaseOffset + i,
+                                Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
+                                IsDuplicate = c.IsDuplicate,
+                                Message = e.Message,
+                                Topic = c.Topic,
+                                Partition = c.Partition,
+                            }
+                            : new DeliveryReport { Error = error, Message = e.Message, Topic = c.Topic, Partition = c.Partition });
                     }
 #pragma warning disable CA1031 // A throwing user handler must not stop the dispatcher.
                     catch (Exception ex)

@@ -243,7 +243,7 @@ internal static class ProducePerf
             else
             {
                 Acknowledged++;
-                if (report.Result!.IsDuplicate)
+                if (report.IsDuplicate)
                 {
                     Duplicates++;
                 }

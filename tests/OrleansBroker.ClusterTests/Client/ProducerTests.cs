@@ -509,6 +509,26 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task Produce_Report_CarriesTheAcknowledgementFlatAndAsResult()
+    {
+        await using Producer producer = Create();
+        var message = Message.FromString("v");
+        message = message with { Timestamp = new DateTimeOffset(2025, 1, 1, 0, 0, 1, TimeSpan.Zero) };
+        DeliveryReport? ok = null;
+        await producer.ProduceAsync("t", Text("first")).WaitAsync(Guard);
+
+        producer.Produce("t", message, r => ok = r);
+        await producer.FlushAsync().WaitAsync(Guard);
+
+        Assert.NotNull(ok);
+        Assert.Equal((1L, message.Timestamp!.Value, false, "t", 0), (ok.Offset, ok.Timestamp, ok.IsDuplicate, ok.Topic, ok.Partition));
+        Assert.Same(message, ok.Message);
+        Assert.Equal(new DeliveryResult { Topic = "t", Partition = 0, Offset = 1, Timestamp = message.Timestamp.Value, IsDuplicate = false, Message = message }, ok.Result);
+        Assert.Null(new DeliveryReport { Error = new ProduceException(ErrorCode.InvalidRecord, "bad"), Message = message, Topic = "t" }.Result);
+        Assert.Equal(-1, new DeliveryReport { Error = new ProduceException(ErrorCode.InvalidRecord, "bad"), Message = message, Topic = "t" }.Offset);
+    }
+
+    [Fact]
     public async Task Produce_IdempotenceDisabled_BatchesCarryNoProducerIdAndRegistryUnused()
     {
         await using Producer producer = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
