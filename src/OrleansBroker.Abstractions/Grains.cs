@@ -15,11 +15,12 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     /// <param name="batch">Exactly one uncompressed record batch; the caller may pass a slice of a larger buffer (only the slice travels).
     /// <see cref="ImmutableAttribute">Immutable</see>: Orleans does not copy it when the call is made but serializes it later, so the
     /// caller must leave these bytes unchanged until the returned task has completed (the SDK keeps the batch's buffer until then).
-    /// A batch changed meanwhile fails its format or CRC-32C check and is refused, never stored.</param>
+    /// A batch changed meanwhile fails its format or CRC-32C check and is refused, never stored. The silo reads it into a pooled buffer
+    /// (<see cref="BatchBytes"/>).</param>
     /// <returns>The offset assigned, or the error (<see cref="ErrorCode.InvalidProducerEpoch"/>, <see cref="ErrorCode.OutOfOrderSequenceNumber"/>,
     /// <see cref="ErrorCode.CorruptMessage"/>, <see cref="ErrorCode.MessageTooLarge"/>, <see cref="ErrorCode.UnknownTopicOrPartition"/>, ...).</returns>
     [Alias("Produce")]
-    Task<ProduceResult> ProduceAsync([Immutable] ReadOnlyMemory<byte> batch);
+    Task<ProduceResult> ProduceAsync(BatchBytes batch);
 
     /// <summary>Reads whole record batches from <paramref name="offset"/> up to about <paramref name="maxBytes"/>.</summary>
     /// <param name="offset">First offset wanted; must lie in [log start offset, high watermark].</param>

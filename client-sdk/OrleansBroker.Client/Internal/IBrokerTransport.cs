@@ -63,7 +63,7 @@ internal sealed class GrainBrokerTransport(IGrainFactory grains, ConnectionMonit
     public CancellationToken ConnectionLost => monitor?.Token ?? CancellationToken.None;
 
     public Task<ProduceResult> ProduceAsync(string topic, int partition, ReadOnlyMemory<byte> batch) =>
-        grains.GetGrain<IPartitionGrain>(partition, topic).ProduceAsync(batch);
+        grains.GetGrain<IPartitionGrain>(partition, topic).ProduceAsync(new BatchBytes(batch));
 
     public Task<FetchResult> FetchAsync(string topic, int partition, long offset, int maxBytes) =>
         grains.GetGrain<IPartitionGrain>(partition, topic).FetchAsync(offset, maxBytes);

@@ -207,20 +207,33 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         request.GetInterfaceType() == typeof(IPartitionGrain) && request.GetMethodName() == nameof(IPartitionGrain.ProduceAsync);
 
     /// <inheritdoc />
-    public async Task<ProduceResult> ProduceAsync(ReadOnlyMemory<byte> batch)
+    public async Task<ProduceResult> ProduceAsync(BatchBytes batch)
     {
-        if (_log is null)
+        try
         {
-            DeactivateOnIdle();
-            return ProduceResult.Failed(_unavailableError, _unavailableMessage);
-        }
+            if (_log is null)
+            {
+                DeactivateOnIdle();
+                return ProduceResult.Failed(_unavailableError, _unavailableMessage);
+            }
 
-        if (batch.IsEmpty)
+            if (batch.Length == 0)
+            {
+                return ProduceResult.Failed(ErrorCode.CorruptMessage, "The request carried no record batch.");
+            }
+
+            await WaitForEarlierBatchesAsync(batch.Memory);
+            return await AppendAsync(batch);
+        }
+        finally
         {
-            return ProduceResult.Failed(ErrorCode.CorruptMessage, "The request carried no record batch.");
+            // The log keeps nothing of the bytes once the append returned (it wrote them): the pooled buffer goes back.
+            batch.Return();
         }
+    }
 
-        await WaitForEarlierBatchesAsync(batch);
+    private async Task<ProduceResult> AppendAsync(BatchBytes batch)
+    {
         await _logGate.WaitAsync();
         try
         {
@@ -233,8 +246,8 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
             LogAppendResult result;
             try
             {
-                // The call's own copy of the bytes (deserialized into one array of the batch's size): no further copy.
-                result = await log.AppendAsync(ToArray(batch));
+                // The call's own bytes (read into a pooled buffer, or the caller's array in a call inside this silo): no further copy.
+                result = await log.AppendAsync(batch.GetWritableMemory());
             }
             catch (Exception ex) when (ex is IOException || (ex is InvalidOperationException && log.IsFaulted))
             {

@@ -4,7 +4,7 @@ using OrleansBroker.Protocol;
 namespace OrleansBroker.ClusterTests.Scenarios;
 
 /// <summary>
-/// <see cref="IPartitionGrain.ProduceAsync"/> takes its batch as <c>[Immutable]</c>: Orleans does not copy the caller's bytes when the call
+/// <see cref="IPartitionGrain.ProduceAsync"/> takes its batch as an immutable <see cref="BatchBytes"/>: Orleans does not copy the caller's bytes when the call
 /// is made but serializes them later (why the SDK keeps a batch's buffer until every call carrying it has finished). A caller that
 /// breaks the rule and overwrites its buffer right after the call must never get garbage stored: each batch is either stored intact
 /// or refused by the format and CRC-32C checks.
@@ -25,7 +25,7 @@ public sealed class ProduceArgumentLifetimeTests(BrokerClusterFixture fixture)
             byte[] sealedBatch = ScenarioKit.Batch(-1, -1, -1, $"v{i}-" + new string('x', 200_000));
             byte[] buffer = new byte[sealedBatch.Length + 4096];
             sealedBatch.CopyTo(buffer, 0);
-            Task<ProduceResult> call = partition.ProduceAsync(buffer.AsMemory(0, sealedBatch.Length));
+            Task<ProduceResult> call = partition.ProduceAsync(new BatchBytes(buffer.AsMemory(0, sealedBatch.Length)));
             Array.Fill(buffer, (byte)0xAB); // the buffer reused for another batch too early
             results.Add(await call);
         }

@@ -58,6 +58,7 @@ internal sealed class SiloFaultFilter(FaultController controller, ILocalSiloDeta
     /// <summary>The record batch a produce call carries (<see cref="IPartitionGrain.ProduceAsync"/>'s argument), or <c>null</c>.</summary>
     internal static ReadOnlyMemory<byte>? BatchOf(object? firstArgument) => firstArgument switch
     {
+        BatchBytes batch => batch.Memory,
         ReadOnlyMemory<byte> memory => memory,
         byte[] array => array,
         _ => null,
