@@ -33,6 +33,9 @@ public sealed class BrokerOptions
     /// <summary>Default <see cref="ProduceReorderWait"/>: 50 ms.</summary>
     public static readonly TimeSpan DefaultProduceReorderWait = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>Largest <see cref="ProduceReorderWait"/>: 1 minute (a waiting batch holds fetches of its partition back).</summary>
+    public static readonly TimeSpan MaxProduceReorderWait = TimeSpan.FromMinutes(1);
+
     /// <summary>Default <see cref="ProducerExpirationCheckInterval"/>: 1 minute.</summary>
     public static readonly TimeSpan DefaultProducerExpirationCheckInterval = TimeSpan.FromMinutes(1);
 
@@ -81,7 +84,8 @@ public sealed class BrokerOptions
     /// the batches before it are still on their way. Grain calls can overtake each other between a client and a grain (Orleans does not
     /// keep message order); without the wait such a batch is refused as out of order at once and the producer resends it and every batch
     /// after it. The wait changes only when a batch is appended, never whether or where: the append applies the same rules after it.
-    /// Default 50 ms; <see cref="TimeSpan.Zero"/> refuses at once (Kafka's behaviour, where one connection keeps order); not negative.
+    /// Default 50 ms; <see cref="TimeSpan.Zero"/> refuses at once (Kafka's behaviour, where one connection keeps order); at most
+    /// <see cref="MaxProduceReorderWait"/>.
     /// </summary>
     public TimeSpan ProduceReorderWait { get; set; } = DefaultProduceReorderWait;
 

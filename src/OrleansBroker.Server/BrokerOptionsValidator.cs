@@ -51,9 +51,9 @@ public sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"{P}ProducerExpirationCheckInterval is {options.ProducerExpirationCheckInterval}; set it to a positive duration (default {BrokerOptions.DefaultProducerExpirationCheckInterval}).");
         }
 
-        if (options.ProduceReorderWait < TimeSpan.Zero)
+        if (options.ProduceReorderWait < TimeSpan.Zero || options.ProduceReorderWait > BrokerOptions.MaxProduceReorderWait)
         {
-            failures.Add($"{P}ProduceReorderWait is {options.ProduceReorderWait}; set it to zero or a positive duration (default {BrokerOptions.DefaultProduceReorderWait}).");
+            failures.Add($"{P}ProduceReorderWait is {options.ProduceReorderWait}; set it between zero and {BrokerOptions.MaxProduceReorderWait} (default {BrokerOptions.DefaultProduceReorderWait}).");
         }
 
         if (options.ProducerIdBlockSize < 1)
