@@ -8,7 +8,7 @@ namespace OrleansBroker.Log;
 /// </summary>
 /// <remarks>
 /// Single writer: <see cref="OpenAsync"/> takes the partition's writer lock (file lock, blob lease), and a second store opened on the same
-/// partition fails with <see cref="LogFencedException"/>. A store is used by one caller at a time (the partition grain's turn).
+/// partition fails with <see cref="LogFencedException"/>. A store is used by one caller at a time (the partition grain's log gate).
 /// After any exception from <see cref="AppendAsync"/> the store's state is unknown: the caller must dispose it and open a new one,
 /// whose recovery decides what was written.
 /// </remarks>

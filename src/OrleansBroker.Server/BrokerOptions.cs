@@ -33,8 +33,9 @@ public sealed class BrokerOptions
     /// <summary>Default <see cref="ProduceReorderWait"/>: 50 ms.</summary>
     public static readonly TimeSpan DefaultProduceReorderWait = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Largest <see cref="ProduceReorderWait"/>: 1 minute (a waiting batch holds fetches of its partition back).</summary>
-    public static readonly TimeSpan MaxProduceReorderWait = TimeSpan.FromMinutes(1);
+    /// <summary>Largest <see cref="ProduceReorderWait"/>: 5 s, well below the clients' request timeout (30 s by default), so a waiting batch is
+    /// answered before its client gives up on the call.</summary>
+    public static readonly TimeSpan MaxProduceReorderWait = TimeSpan.FromSeconds(5);
 
     /// <summary>Default <see cref="ProducerExpirationCheckInterval"/>: 1 minute.</summary>
     public static readonly TimeSpan DefaultProducerExpirationCheckInterval = TimeSpan.FromMinutes(1);

@@ -18,11 +18,13 @@ namespace OrleansBroker.Server.Grains;
 /// (rule 2). An activation that cannot serve answers every call with a result code and deactivates so the next call activates afresh:
 /// <see cref="ErrorCode.UnknownTopicOrPartition"/> for a missing topic or partition, <see cref="ErrorCode.NotLeaderOrFollower"/> when another
 /// activation still holds the log's writer lock, <see cref="ErrorCode.KafkaStorageError"/> when storage fails.</para>
-/// <para>The produce path calls no other grain (SCENARIOS S7). Produce calls may interleave with each other and with a running fetch
-/// (<see cref="MayInterleave"/>), every other call runs alone; whatever touches the log does so one call at a time, in the order the calls
-/// reached the log gate. Produce calls interleave so that an idempotent batch that overtook an older batch of its producer in transit
-/// (Orleans does not keep the order of grain calls) can wait, up to <see cref="BrokerOptions.ProduceReorderWait"/>, for that batch
-/// instead of being refused as out of order (<see cref="WaitForEarlierBatchesAsync"/>).</para>
+/// <para>The produce path calls no other grain (SCENARIOS S7). Produce calls may interleave (<see cref="MayInterleave"/>), so that an
+/// idempotent batch that overtook an older batch of its producer in transit (Orleans does not keep the order of grain calls) can wait, up to
+/// <see cref="BrokerOptions.ProduceReorderWait"/>, for that batch instead of being refused as out of order
+/// (<see cref="WaitForEarlierBatchesAsync"/>). Orleans then lets any call in while a produce call runs (the predicate is asked of the
+/// running request too), so the grain is effectively reentrant: every call that reads or changes the log or the producer state (append,
+/// fetch, the failure path, producer expiry) takes the log gate, one at a time, in the order the calls reached it. ListOffsets reads only
+/// the log's published offsets, without the gate.</para>
 /// </remarks>
 [MayInterleave(nameof(MayInterleave))]
 internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDisposable
@@ -38,7 +40,13 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
     /// <summary>One call at a time touches the log (appends, reads, the failure path), in arrival order.</summary>
     private readonly SemaphoreSlim _logGate = new(1, 1);
 
-    /// <summary>Completed (and replaced) after every append attempt: batches waiting for earlier ones check again.</summary>
+    /// <summary>
+    /// Per producer id: the epoch and next sequence of its newest batch that is queued at or past the log gate and not yet appended. A batch
+    /// that continues it need not wait for the append: the gate keeps their order.
+    /// </summary>
+    private readonly Dictionary<long, (short Epoch, int NextSequence)> _queuedNext = [];
+
+    /// <summary>Completed (and replaced) when a batch is appended or queued at the gate, or the log fails: waiting batches check again.</summary>
     private TaskCompletionSource? _appendFinished;
     private int _reorderWaiters;
 
@@ -222,8 +230,13 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
                 return ProduceResult.Failed(ErrorCode.CorruptMessage, "The request carried no record batch.");
             }
 
-            await WaitForEarlierBatchesAsync(batch.Memory);
-            return await AppendAsync(batch);
+            bool idempotent = RecordBatchHeader.TryRead(batch.Memory.Span, out RecordBatchHeader header) && header.HasProducerId;
+            if (idempotent)
+            {
+                await WaitForEarlierBatchesAsync(header);
+            }
+
+            return await AppendAsync(batch, idempotent ? header : null);
         }
         finally
         {
@@ -232,9 +245,22 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         }
     }
 
-    private async Task<ProduceResult> AppendAsync(BatchBytes batch)
+    /// <param name="batch">The batch.</param>
+    /// <param name="header">Its header (read unchecked) when it carries a producer id: recorded as queued while it waits at the gate.</param>
+    private async Task<ProduceResult> AppendAsync(BatchBytes batch, RecordBatchHeader? header)
     {
-        await _logGate.WaitAsync();
+        // Take a place in the gate's queue first: a batch that follows this one may run as soon as it is told this one is queued (the
+        // wake-up can run it inline), and must then queue behind it.
+        Task entered = _logGate.WaitAsync();
+        (short Epoch, int NextSequence) queued = default;
+        if (header is { } h)
+        {
+            queued = (h.ProducerEpoch, RecordBatchHeader.IncrementSequence(h.LastSequence, 1));
+            _queuedNext[h.ProducerId] = queued;
+            SignalWaiters();
+        }
+
+        await entered;
         try
         {
             if (_log is not { } log)
@@ -260,11 +286,22 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         finally
         {
             _logGate.Release();
-            if (_appendFinished is { } finished)
+            if (header is { } appended && _queuedNext.TryGetValue(appended.ProducerId, out var newest) && newest == queued)
             {
-                _appendFinished = null;
-                finished.TrySetResult();
+                _queuedNext.Remove(appended.ProducerId);
             }
+
+            SignalWaiters();
+        }
+    }
+
+    /// <summary>Wakes the batches waiting in <see cref="WaitForEarlierBatchesAsync"/> so they check again.</summary>
+    private void SignalWaiters()
+    {
+        if (_appendFinished is { } finished)
+        {
+            _appendFinished = null;
+            finished.TrySetResult();
         }
     }
 
@@ -306,14 +343,15 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
     /// newer epoch) until the batches before it are appended, at most <see cref="BrokerOptions.ProduceReorderWait"/>: the producer sent
     /// them first, and they overtook each other on the way. Checks again after every append; returns when the batch is no longer ahead
     /// (the append then decides, with every rule), when the time is up or the log is gone (it is then refused as before), and at once for
-    /// a batch without a producer id, a producer the partition does not know, or when <see cref="MaxReorderWaiters"/> already wait.
-    /// The header is read unchecked: it only decides whether to wait; the append validates the batch.
+    /// a producer the partition does not know, for a batch that continues one already queued at the log gate (the gate keeps their order),
+    /// or when <see cref="MaxReorderWaiters"/> already wait. The header is read unchecked: it only decides whether to wait; the append
+    /// validates the batch.
     /// </summary>
-    private async ValueTask WaitForEarlierBatchesAsync(ReadOnlyMemory<byte> batch)
+    /// <param name="header">The batch's header; it carries a producer id.</param>
+    private async ValueTask WaitForEarlierBatchesAsync(RecordBatchHeader header)
     {
         TimeSpan limit = _options.ProduceReorderWait;
-        if (limit <= TimeSpan.Zero || _reorderWaiters >= MaxReorderWaiters
-            || !RecordBatchHeader.TryRead(batch.Span, out RecordBatchHeader header) || !header.HasProducerId)
+        if (limit <= TimeSpan.Zero || _reorderWaiters >= MaxReorderWaiters)
         {
             return;
         }
@@ -322,7 +360,9 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         _reorderWaiters++;
         try
         {
-            while (_log is { IsFaulted: false } log && IsAheadOfExpected(log.ProducerState.CheckAppend(header), header.BaseSequence))
+            while (_log is { IsFaulted: false } log
+                && !ContinuesQueuedBatch(header)
+                && IsAheadOfExpected(log.ProducerState.CheckAppend(header), header.BaseSequence))
             {
                 TimeSpan remaining = limit - _timeProvider.GetElapsedTime(started);
                 if (remaining <= TimeSpan.Zero)
@@ -346,6 +386,10 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
             _reorderWaiters--;
         }
     }
+
+    /// <summary>Whether the batch's producer has a batch queued at the log gate that this one directly follows (same epoch, next sequence).</summary>
+    private bool ContinuesQueuedBatch(in RecordBatchHeader header) =>
+        _queuedNext.TryGetValue(header.ProducerId, out var queued) && queued.Epoch == header.ProducerEpoch && queued.NextSequence == header.BaseSequence;
 
     /// <summary>Whether the check refused the batch as out of order because its base sequence lies ahead of the expected one (with wrap).</summary>
     internal static bool IsAheadOfExpected(AppendCheck check, int baseSequence)
@@ -420,6 +464,7 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         ErrorCode code = ex is LogFencedException ? ErrorCode.NotLeaderOrFollower : ErrorCode.KafkaStorageError;
         LogStorageFailed(_logger, PartitionName, code, ex);
         _log = null;
+        SignalWaiters(); // batches waiting for earlier ones are answered now (retriable), not when their wait is up
         _expiryTimer?.Dispose();
         _expiryTimer = null;
         await DisposeQuietlyAsync(log);
@@ -429,18 +474,25 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         return code;
     }
 
-    private Task RemoveExpiredProducersAsync()
+    private async Task RemoveExpiredProducersAsync()
     {
-        if (_log is { IsFaulted: false } log)
+        // Through the gate: an append between its producer-state check and update must not see its producer removed in between.
+        await _logGate.WaitAsync();
+        try
         {
-            int removed = log.RemoveExpiredProducers();
-            if (removed > 0)
+            if (_log is { IsFaulted: false } log)
             {
-                LogExpired(_logger, PartitionName, removed);
+                int removed = log.RemoveExpiredProducers();
+                if (removed > 0)
+                {
+                    LogExpired(_logger, PartitionName, removed);
+                }
             }
         }
-
-        return Task.CompletedTask;
+        finally
+        {
+            _logGate.Release();
+        }
     }
 
     private void SetUnknown(string message)

@@ -581,7 +581,7 @@ public sealed class FaultWorkload
             RecordBatchHeader h = held!.Value;
 
             // Held until a produce call for this partition is sent again at least a request timeout after its previous send: the SDK timed a
-            // call out while this one was stalled, and the resend now queues behind it. (The SDK resends the oldest unacknowledged batch
+            // call out while this one was stalled, and resent it. (The SDK resends the oldest unacknowledged batch
             // first, which need not be the stalled one.)
             bool AnyResend()
             {

@@ -40,7 +40,7 @@ public enum CallFaultKind
 /// <summary>When a <see cref="CallFaultKind.Hold"/> or <see cref="CallFaultKind.Delay"/> waits.</summary>
 public enum FaultPoint
 {
-    /// <summary>Before the call runs (at the silo: inside the grain's turn, so later calls to a non-reentrant grain queue behind it).</summary>
+    /// <summary>Before the call runs (at the silo: inside the grain's turn; a partition grain lets later produce calls interleave meanwhile).</summary>
     BeforeInvoke,
 
     /// <summary>After the call ran, before its reply leaves.</summary>
@@ -256,7 +256,7 @@ public sealed class CallFaultRule : IDisposable
 
     /// <summary>
     /// Every claimed call first waits at <paramref name="gate"/>, then the action applies (e.g. hold the first of five in-flight batches
-    /// inside the partition's turn, so the other four queue behind it, then fail it).
+    /// inside the partition's turn, while the other four reach the partition and wait for it, then fail it).
     /// </summary>
     /// <param name="gate">The gate.</param>
     /// <returns>This rule.</returns>
@@ -326,8 +326,8 @@ public sealed class CallFaultRule : IDisposable
     /// The call runs and its reply goes back; then the same request (a copy of the batch bytes taken before the call ran) is delivered
     /// to the grain again through the grain factory, as a network duplicate would arrive. Silo site, <see cref="IPartitionGrain.ProduceAsync"/> only.
     /// </summary>
-    /// <remarks>A partition grain is not reentrant and the filter runs inside its turn, so the duplicate always runs after the original;
-    /// to have a duplicate arrive first, send the same bytes directly before the call instead.</remarks>
+    /// <remarks>The filter sends the duplicate only after the original ran, so it always runs after the original; to have a duplicate
+    /// arrive first, send the same bytes directly before the call instead.</remarks>
     /// <returns>This rule.</returns>
     public CallFaultRule DeliverTwice()
     {

@@ -90,6 +90,11 @@ internal sealed class FaultInjectingLogStore(ILogStore inner, PartitionStorageFa
     public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(long offset, int maxBytes, CancellationToken cancellationToken = default)
     {
         await EnterAsync();
+        if (hooks.TakeReadFault())
+        {
+            throw new LogStorageException($"Injected fault: reading {Topic}-{Partition} at offset {offset} failed.", new IOException("Injected read error (EIO)."));
+        }
+
         return await inner.ReadAsync(offset, maxBytes, cancellationToken);
     }
 

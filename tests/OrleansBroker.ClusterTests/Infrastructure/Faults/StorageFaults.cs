@@ -194,6 +194,27 @@ public sealed class PartitionStorageFaults
         }
     }
 
+    private int _readFaults;
+
+    /// <summary>The next read (a fetch) fails with an I/O error, which fails the partition's log like any storage error.</summary>
+    public void FailNextRead() => Interlocked.Increment(ref _readFaults);
+
+    /// <summary>Consumes one armed read fault; false when none is armed.</summary>
+    internal bool TakeReadFault()
+    {
+        int n;
+        do
+        {
+            n = Volatile.Read(ref _readFaults);
+            if (n == 0)
+            {
+                return false;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _readFaults, n - 1, n) != n);
+        return true;
+    }
+
     /// <summary>The next <paramref name="count"/> appends fail before writing anything (<see cref="StorageFaultKind.FailBeforeWrite"/>).</summary>
     /// <param name="count">Appends to fail.</param>
     public void FailNextAppendBeforeWrite(int count = 1) => Arm(StorageFaultKind.FailBeforeWrite, count);
