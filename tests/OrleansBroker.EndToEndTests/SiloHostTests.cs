@@ -62,6 +62,32 @@ public sealed class SiloHostTests
         }
     }
 
+    // Regression (new-user run): a data directory that cannot be created was reported as "in use by another broker".
+    [Fact]
+    public async Task Start_DataDirectoryThatCannotBeCreated_ExitsNamingTheDirectoryNotAnotherBroker()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "obroker-e2e-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        try
+        {
+            string file = Path.Combine(root, "a-file");
+            await File.WriteAllTextAsync(file, "not a directory");
+            string data = Path.Combine(file, "data");
+            await using var broker = BrokerProcess.OnFreePorts(data, root);
+
+            await Assert.ThrowsAsync<InvalidOperationException>(broker.StartAsync);
+
+            Assert.Contains($"error: data directory {data} cannot be created (", broker.RunOutput, StringComparison.Ordinal);
+            Assert.Contains("Set Broker:DataDirectory to a folder this process can create and write.", broker.RunOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("in use by another broker", broker.RunOutput, StringComparison.Ordinal);
+            Assert.False(broker.IsRunning);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     // Regression: a second broker on the same data directory used to start, and failed only at the first produce after 2 minutes
     // of retries ("still held by another writer").
     [Fact]

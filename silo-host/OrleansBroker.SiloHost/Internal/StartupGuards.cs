@@ -59,6 +59,17 @@ internal static class StartupGuards
         try
         {
             Directory.CreateDirectory(full);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not a lock conflict: a path through a file, a read-only file system, a missing mount.
+            lockFile = null;
+            failure = $"data directory {full} cannot be created ({ex.Message}). Set Broker:DataDirectory to a folder this process can create and write.";
+            return false;
+        }
+
+        try
+        {
             lockFile = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             lockFile.SetLength(0);
             byte[] pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -96,7 +96,10 @@ internal sealed partial class TopicCatalogGrain : Grain, ITopicCatalogGrain
 
         return Task.FromResult(_state.State.Topics.TryGetValue(name, out TopicDescription? topic)
             ? new TopicResult(ErrorCode.None, null, topic)
-            : new TopicResult(ErrorCode.UnknownTopicOrPartition, $"Topic '{name}' does not exist.", null));
+            : new TopicResult(
+                ErrorCode.UnknownTopicOrPartition,
+                $"Topic '{name}' does not exist: create it first (Admin.CreateTopicAsync, or 'obroker topics create {name} --partitions N'), or run the broker with Broker:AutoCreateTopics=true.",
+                null));
     }
 
     /// <inheritdoc />
