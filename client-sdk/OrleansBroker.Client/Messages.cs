@@ -197,6 +197,60 @@ public sealed record DeliveryReport
     public bool IsSuccess => Error is null;
 }
 
+/// <summary>
+/// The allocation-free delivery callback of <see cref="Producer.Produce(string, Message, DeliveryCallback)"/>: called once per record with its
+/// outcome, passed by reference and valid only during the call (copy the fields you keep, or call <see cref="DeliveryOutcome.ToReport"/>).
+/// </summary>
+/// <param name="outcome">The record's outcome.</param>
+public delegate void DeliveryCallback(in DeliveryOutcome outcome);
+
+/// <summary>The outcome of one produced record, as a value (see <see cref="DeliveryCallback"/>): the fields of a <see cref="DeliveryReport"/>.</summary>
+public readonly struct DeliveryOutcome
+{
+    private readonly long _timestampMs;
+
+    internal DeliveryOutcome(string topic, int partition, long offset, long timestampMs, bool isDuplicate, Message message, ProduceException? error)
+    {
+        Topic = topic;
+        Partition = partition;
+        Offset = offset;
+        _timestampMs = timestampMs;
+        IsDuplicate = isDuplicate;
+        Message = message;
+        Error = error;
+    }
+
+    /// <summary>Topic the record was sent to.</summary>
+    public string Topic { get; }
+
+    /// <summary>Partition the record was assigned to; -1 when it failed before a partition was chosen.</summary>
+    public int Partition { get; }
+
+    /// <summary>Offset of the acknowledged record (for a duplicate, where the original was written); -1 when the delivery failed.</summary>
+    public long Offset { get; }
+
+    /// <summary>The record's timestamp (CreateTime, ms precision).</summary>
+    public DateTimeOffset Timestamp => DateTimeOffset.FromUnixTimeMilliseconds(_timestampMs);
+
+    /// <summary>True when the broker answered that the record's batch was already written (a retry): the record is in the log once.</summary>
+    public bool IsDuplicate { get; }
+
+    /// <summary>The message as given to the producer.</summary>
+    public Message Message { get; }
+
+    /// <summary>Why the delivery failed, or <c>null</c> on success.</summary>
+    public ProduceException? Error { get; }
+
+    /// <summary>True when the record was acknowledged.</summary>
+    public bool IsSuccess => Error is null;
+
+    /// <summary>The same outcome as a <see cref="DeliveryReport"/> (one allocation), to keep beyond the callback.</summary>
+    /// <returns>The report.</returns>
+    public DeliveryReport ToReport() => Error is null
+        ? new DeliveryReport { Offset = Offset, Timestamp = Timestamp, IsDuplicate = IsDuplicate, Message = Message, Topic = Topic, Partition = Partition }
+        : new DeliveryReport { Error = Error, Message = Message, Topic = Topic, Partition = Partition };
+}
+
 /// <summary>One record read by a <see cref="Consumer"/>, or a partition-end marker (<see cref="IsPartitionEof"/>).</summary>
 public sealed record ConsumeResult
 {

@@ -236,6 +236,35 @@ public sealed partial class Producer : IAsyncDisposable
         ProduceCore(topicPartition.Topic, topicPartition.Partition, message, deliveryHandler);
 
     /// <summary>
+    /// Hands one record to the producer and returns at once, like <see cref="Produce(string, Message, Action{DeliveryReport}?)"/>, with an
+    /// allocation-free callback: the outcome is passed by reference as a <see cref="DeliveryOutcome"/>, so reporting a record allocates
+    /// nothing (a <see cref="DeliveryReport"/> is one object per record).
+    /// </summary>
+    /// <param name="topic">Topic name.</param>
+    /// <param name="message">The record.</param>
+    /// <param name="callback">Called once with the outcome, on the producer's dispatcher task, in offset order per partition. Must not block for long.</param>
+    /// <exception cref="ProduceException">The record was refused before it was accepted: invalid topic name, or no buffer space within <see cref="ProducerOptions.MaxBlock"/>.</exception>
+    /// <exception cref="ProducerFencedException">The producer was fenced.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
+    public void Produce(string topic, Message message, DeliveryCallback callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ProduceCore(topic, null, message, callback);
+    }
+
+    /// <summary>Hands one record for a given partition to the producer and returns at once, with an allocation-free callback.</summary>
+    /// <param name="topicPartition">Topic and partition.</param>
+    /// <param name="message">The record.</param>
+    /// <param name="callback">Called once with the outcome.</param>
+    /// <exception cref="ProduceException">The record was refused before it was accepted.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
+    public void Produce(TopicPartition topicPartition, Message message, DeliveryCallback callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        ProduceCore(topicPartition.Topic, topicPartition.Partition, message, callback);
+    }
+
+    /// <summary>
     /// Sends every open batch now (ignoring <see cref="ProducerOptions.LingerMs"/>) and waits until every record accepted
     /// before and during the call is reported (acknowledged or failed) and its handler has run (Kafka's <c>flush</c>).
     /// </summary>
@@ -337,7 +366,8 @@ public sealed partial class Producer : IAsyncDisposable
         return await tcs.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private void ProduceCore(string topic, int? partition, Message message, Action<DeliveryReport>? handler)
+    // handler: an Action<DeliveryReport>, a DeliveryCallback, or null.
+    private void ProduceCore(string topic, int? partition, Message message, Delegate? handler)
     {
         int size = Validate(topic, partition, message);
         if (!_buffer.TryReserve(size))
@@ -397,7 +427,7 @@ public sealed partial class Producer : IAsyncDisposable
         return (int)Math.Min(size, int.MaxValue);
     }
 
-    private void Enqueue(string topic, int? partition, Message message, int size, Action<DeliveryReport>? handler, TaskCompletionSource<DeliveryResult>? tcs)
+    private void Enqueue(string topic, int? partition, Message message, int size, Delegate? handler, TaskCompletionSource<DeliveryResult>? tcs)
     {
         DateTimeOffset now = _time.GetUtcNow();
         long timestamp = (message.Timestamp ?? now).ToUnixTimeMilliseconds();
@@ -1465,18 +1495,27 @@ public sealed partial class Producer : IAsyncDisposable
                 {
                     try
                     {
-                        // One object per record: the report carries the acknowledgement's fields itself (its Result is built when read).
-                        handler(error is null
-                            ? new DeliveryReport
-                            {
-                                Offset = c.BaseOffset + i,
-                                Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
-                                IsDuplicate = c.IsDuplicate,
-                                Message = e.Message,
-                                Topic = c.Topic,
-                                Partition = c.Partition,
-                            }
-                            : new DeliveryReport { Error = error, Message = e.Message, Topic = c.Topic, Partition = c.Partition });
+                        if (handler is DeliveryCallback callback)
+                        {
+                            // Nothing allocated: the outcome lives on this stack frame for the call.
+                            var outcome = new DeliveryOutcome(c.Topic, c.Partition, error is null ? c.BaseOffset + i : -1, e.Timestamp, error is null && c.IsDuplicate, e.Message, error);
+                            callback(in outcome);
+                        }
+                        else
+                        {
+                            // One object per record: the report carries the acknowledgement's fields itself (its Result is built when read).
+                            ((Action<DeliveryReport>)handler)(error is null
+                                ? new DeliveryReport
+                                {
+                                    Offset = c.BaseOffset + i,
+                                    Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
+                                    IsDuplicate = c.IsDuplicate,
+                                    Message = e.Message,
+                                    Topic = c.Topic,
+                                    Partition = c.Partition,
+                                }
+                                : new DeliveryReport { Error = error, Message = e.Message, Topic = c.Topic, Partition = c.Partition });
+                        }
                     }
 #pragma warning disable CA1031 // A throwing user handler must not stop the dispatcher.
                     catch (Exception ex)
@@ -1605,7 +1644,8 @@ public sealed partial class Producer : IAsyncDisposable
 
     // ---------------------------------------------------------------- state types
 
-    private readonly record struct RecordEntry(Message Message, long Timestamp, int Size, int? ExplicitPartition, Action<DeliveryReport>? Handler, TaskCompletionSource<DeliveryResult>? Tcs);
+    // Handler: an Action<DeliveryReport>, a DeliveryCallback, or null.
+    private readonly record struct RecordEntry(Message Message, long Timestamp, int Size, int? ExplicitPartition, Delegate? Handler, TaskCompletionSource<DeliveryResult>? Tcs);
 
     private readonly record struct Completion(List<RecordEntry> Records, string Topic, int Partition, long BaseOffset, bool IsDuplicate, ProduceException? Error);
 

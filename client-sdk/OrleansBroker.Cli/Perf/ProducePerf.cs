@@ -54,8 +54,8 @@ internal sealed record ProducePerfResult
 
 /// <summary>
 /// The produce workload: K producers each push their share of N records of B bytes, with no key, round-robin over the partitions
-/// (record j of producer k goes to partition (j + k) mod P), through <c>Producer.Produce(TopicPartition, Message, handler)</c>,
-/// then flush. Ack latency per record = acknowledgement time − the time just before <c>Produce</c> was called.
+/// (record j of producer k goes to partition (j + k) mod P), through <c>Producer.Produce(TopicPartition, Message, DeliveryCallback)</c>
+/// (the SDK's allocation-free callback: a record's report allocates nothing), then flush. Ack latency per record = acknowledgement time − the time just before <c>Produce</c> was called.
 /// </summary>
 /// <remarks>
 /// Explicit round-robin partitions (rather than the sticky partitioner) make every record identifiable from its report without a
@@ -171,7 +171,7 @@ internal static class ProducePerf
         private readonly Message _message;
         private readonly TopicPartition[] _targets;
         private readonly long[] _acks;
-        private readonly Action<DeliveryReport> _handler;
+        private readonly DeliveryCallback _handler;
 
         public Worker(Producer producer, string topic, int partitions, int index, long @base, long count, LatencyRecorder recorder, byte[] payload)
         {
@@ -231,7 +231,7 @@ internal static class ProducePerf
         }
 
         // Runs on the producer's dispatcher task, one report at a time, in offset order per partition.
-        private void OnDelivery(DeliveryReport report)
+        private void OnDelivery(in DeliveryOutcome report)
         {
             long now = Stopwatch.GetTimestamp();
             bool success = report.Error is null;

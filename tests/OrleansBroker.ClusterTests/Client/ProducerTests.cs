@@ -529,6 +529,41 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task Produce_DeliveryCallback_OutcomeByValueInOffsetOrderAndFailuresWithError()
+    {
+        await using Producer producer = Create(partitions: 2);
+        var seen = new List<(string Topic, int Partition, long Offset, bool IsDuplicate, string Value, ErrorCode? Error)>();
+        void Record(in DeliveryOutcome o) => seen.Add((o.Topic, o.Partition, o.Offset, o.IsDuplicate, o.Message.GetValueString()!, o.Error?.ErrorCode));
+
+        for (int i = 0; i < 3; i++)
+        {
+            producer.Produce(new TopicPartition("t", 1), Text($"v{i}"), Record);
+        }
+
+        producer.Produce(new TopicPartition("t", 7), Text("nowhere"), Record);
+        await producer.FlushAsync().WaitAsync(Guard);
+
+        Assert.Equal(
+            [("t", 1, 0L, false, "v0", (ErrorCode?)null), ("t", 1, 1L, false, "v1", null), ("t", 1, 2L, false, "v2", null), ("t", 7, -1L, false, "nowhere", ErrorCode.UnknownTopicOrPartition)],
+            seen.OrderBy(x => x.Offset < 0).ThenBy(x => x.Offset));
+        Assert.Equal(["v0", "v1", "v2"], _broker.Partition("t", 1).Values);
+        Assert.Throws<ArgumentNullException>(() => producer.Produce("t", Text("x"), (DeliveryCallback)null!));
+    }
+
+    [Fact]
+    public void DeliveryOutcome_ToReport_SameFieldsAsTheReportPath()
+    {
+        var message = Message.FromString("v") with { Timestamp = new DateTimeOffset(2025, 1, 1, 0, 0, 1, TimeSpan.Zero) };
+        DeliveryReport? report = null;
+        DeliveryCallback capture = (in DeliveryOutcome o) => report = o.ToReport();
+        var producerless = new DeliveryReport { Offset = 5, Timestamp = message.Timestamp!.Value, IsDuplicate = true, Message = message, Topic = "t", Partition = 2 };
+
+        capture(new DeliveryOutcome("t", 2, 5, message.Timestamp.Value.ToUnixTimeMilliseconds(), true, message, null));
+
+        Assert.Equal(producerless, report);
+    }
+
+    [Fact]
     public async Task Produce_IdempotenceDisabled_BatchesCarryNoProducerIdAndRegistryUnused()
     {
         await using Producer producer = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
