@@ -765,7 +765,7 @@ public sealed partial class Producer : IAsyncDisposable
                     {
                         if (p.Ready.First is not { } node)
                         {
-                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0 || (p.Window.Count == 0 && _options.SendWhenIdle && now >= p.LastSentAt + _idleSendSpacing)))
+                            if (p.Open is { } open && (open.LingerDue <= now || _flushers > 0 || (_options.SendWhenIdle && now >= p.LastSentAt + IdleSendAfter(p))))
                             {
                                 CloseOpenLocked(p);
                                 continue;
@@ -798,9 +798,9 @@ public sealed partial class Producer : IAsyncDisposable
                 due = Min(due, o.LingerDue);
             }
 
-            if (_options.SendWhenIdle && p.Window.Count == 0 && p.LastSentAt + _idleSendSpacing > now)
+            if (_options.SendWhenIdle && p.LastSentAt + IdleSendAfter(p) > now)
             {
-                due = Min(due, p.LastSentAt + _idleSendSpacing);
+                due = Min(due, p.LastSentAt + IdleSendAfter(p));
             }
 
             due = Min(due, o.Deadline);
@@ -827,6 +827,14 @@ public sealed partial class Producer : IAsyncDisposable
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary>
+    /// With <see cref="ProducerOptions.SendWhenIdle"/>: how long after its last send a partition sends its open batch without lingering.
+    /// With nothing in flight, the idle spacing (1 ms at most); with a batch in flight, twice the partition's recent round trip: an
+    /// acknowledgement that late is not waited for, so a stall does not hold the next records for the whole linger.
+    /// </summary>
+    private TimeSpan IdleSendAfter(PartitionState p) =>
+        p.Window.Count == 0 ? _idleSendSpacing : TimeSpan.FromTicks(Math.Max(_idleSendSpacing.Ticks, 2 * p.RoundTrip.Ticks));
 
     /// <summary>Whether every batch older than <paramref name="batch"/> in the partition's window is acknowledged or failed.</summary>
     private static bool OlderFinished(PartitionState p, ProducerBatch batch)
@@ -966,6 +974,7 @@ public sealed partial class Producer : IAsyncDisposable
     private void SendLocked(PartitionState p, ProducerBatch b, DateTimeOffset now, Effects fx)
     {
         p.LastSentAt = now;
+        b.SentAt = now;
         b.OlderFinishedAtSend = OlderFinished(p, b);
         b.Overtaken = false;
         b.State = BatchState.InFlight;
@@ -1120,6 +1129,7 @@ public sealed partial class Producer : IAsyncDisposable
             {
                 case ErrorCode.None:
                     b.State = BatchState.Acked;
+                    p.RoundTrip = TimeSpan.FromTicks(((p.RoundTrip.Ticks * 7) + (now - b.SentAt).Ticks) / 8);
                     b.BaseOffset = result.BaseOffset;
                     b.IsDuplicate = result.IsDuplicate;
                     if (_idempotent && b.ProducerEpoch == _producerEpoch && (p.ConfirmedAt is not long confirmed || b.StampedAt - confirmed > 0))
@@ -1749,6 +1759,9 @@ public sealed partial class Producer : IAsyncDisposable
         /// <summary>When a batch of this partition was last sent (<see cref="ProducerOptions.SendWhenIdle"/> spacing).</summary>
         public DateTimeOffset LastSentAt { get; set; } = DateTimeOffset.MinValue;
 
+        /// <summary>Recent round trip of an acknowledged send (moving average, 1/8 per sample).</summary>
+        public TimeSpan RoundTrip { get; set; } = TimeSpan.FromMilliseconds(1);
+
         /// <summary>
         /// When (<see cref="TimeProvider.GetTimestamp"/>) the newest batch this partition acknowledged in the current producer id
         /// and epoch was first sent; <c>null</c> before one was (also after an epoch bump). See <see cref="MaxInFlightLocked"/>.
@@ -1810,6 +1823,9 @@ public sealed partial class Producer : IAsyncDisposable
         public long StampedAt { get; set; }
 
         public DateTimeOffset RetryAt { get; set; }
+
+        /// <summary>When the last send of this batch started.</summary>
+        public DateTimeOffset SentAt { get; set; }
 
         /// <summary>A send of this batch ended without a definite answer: it may be in the log.</summary>
         public bool MayHaveBeenWritten { get; set; }

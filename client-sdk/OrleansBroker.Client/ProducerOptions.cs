@@ -47,6 +47,9 @@ public sealed record ProducerOptions
     /// delayed by the linger and a busy one still sends large batches. Such an immediate send happens at most once per
     /// min(<see cref="LingerMs"/>, 1 ms) per partition: under heavy load a batch then holds at least a millisecond of records instead of
     /// shrinking to what arrives during one fast round trip (measured: twice the batches, +25 % broker CPU, up to 15 % less throughput).
+    /// While a batch is in flight, the next one waits for its acknowledgement only up to twice the partition's recent round trip (a
+    /// moving average), then goes too: an acknowledgement that late (a pause in the broker or the network) does not hold the next
+    /// records for the whole <see cref="LingerMs"/>.
     /// False waits <see cref="LingerMs"/> always, as Kafka's <c>linger.ms</c> does. Not a Kafka setting: Kafka's pre-4.0 default <c>linger.ms=0</c> sends at once even while requests are
     /// in flight.
     /// </summary>

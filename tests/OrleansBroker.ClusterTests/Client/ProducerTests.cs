@@ -108,6 +108,39 @@ public sealed class ProducerTests
     }
 
     [Fact]
+    public async Task Produce_SendWhenIdle_AcknowledgementLaterThanTwiceTheRoundTrip_NextBatchGoesWithoutWaitingForIt()
+    {
+        // A 60 s linger; "w" confirms the partition with a round trip of 0 on the fake clock (the estimate, 1 ms to start, falls to
+        // 0.875 ms). "a" is then held in flight: "b" lingers behind it until 2 x 0.875 ms have passed since "a" was sent, then goes.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = true, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        try
+        {
+            await producer.ProduceAsync("t", Text("w")).WaitAsync(Guard);
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            _broker.OnProduce = call => call.Number == 2 ? gate.Task.ContinueWith(_ => call.Apply(), TaskScheduler.Default) : null;
+
+            Task<DeliveryResult> a = producer.ProduceAsync("t", Text("a"));
+            Task<DeliveryResult> b = producer.ProduceAsync("t", Text("b"));
+            int whileOnTime = _broker.ProduceCalls.Count;
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            int afterOneMs = _broker.ProduceCalls.Count;
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            int afterTwoMs = _broker.ProduceCalls.Count;
+            gate.SetResult();
+            DeliveryResult[] results = await Task.WhenAll(a, b).WaitAsync(Guard);
+
+            Assert.Equal((2, 2, 3), (whileOnTime, afterOneMs, afterTwoMs));
+            Assert.Equal([1L, 2L], results.Select(r => r.Offset));
+            Assert.Equal([(0, 1), (1, 1), (2, 1)], _broker.Partition("t", 0).Batches.Select(h => (h.BaseSequence, h.RecordCount)));
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task Produce_SendWhenIdleOff_WaitsTheWholeLingerWithNothingInFlight()
     {
         await using Producer producer = Create(new ProducerOptions { LingerMs = 50, SendWhenIdle = false });
