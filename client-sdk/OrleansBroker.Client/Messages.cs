@@ -244,6 +244,10 @@ public readonly struct DeliveryOutcome
     /// <summary>True when the record was acknowledged.</summary>
     public bool IsSuccess => Error is null;
 
+    /// <summary>The acknowledgement as <see cref="Producer.ProduceAsync(string, Message, CancellationToken)"/> returns it; only for a success.</summary>
+    internal DeliveryResult ToResult() =>
+        new() { Topic = Topic, Partition = Partition, Offset = Offset, Timestamp = Timestamp, IsDuplicate = IsDuplicate, Message = Message };
+
     /// <summary>The same outcome as a <see cref="DeliveryReport"/> (one allocation), to keep beyond the callback.</summary>
     /// <returns>The report.</returns>
     public DeliveryReport ToReport() => Error is null

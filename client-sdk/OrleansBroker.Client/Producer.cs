@@ -1479,26 +1479,13 @@ public sealed partial class Producer : IAsyncDisposable
             for (int i = 0; i < c.Records.Count; i++)
             {
                 RecordEntry e = c.Records[i];
-                ProduceException? error = null;
-                if (c.Error is null)
+                ProduceException? error = c.Error?.ForRecord(tp, e.Message);
+
+                // The record's outcome as a value on this stack frame; each way of reporting it derives from this one.
+                var outcome = new DeliveryOutcome(c.Topic, c.Partition, error is null ? c.BaseOffset + i : -1, e.Timestamp, error is null && c.IsDuplicate, e.Message, error);
+                if (e.Tcs is { } tcs)
                 {
-                    if (e.Tcs is { } tcs)
-                    {
-                        tcs.TrySetResult(new DeliveryResult
-                        {
-                            Topic = c.Topic,
-                            Partition = c.Partition,
-                            Offset = c.BaseOffset + i,
-                            Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
-                            IsDuplicate = c.IsDuplicate,
-                            Message = e.Message,
-                        });
-                    }
-                }
-                else
-                {
-                    error = c.Error.ForRecord(tp, e.Message);
-                    e.Tcs?.TrySetException(error);
+                    _ = error is null ? tcs.TrySetResult(outcome.ToResult()) : tcs.TrySetException(error);
                 }
 
                 if (e.Handler is { } handler)
@@ -1507,24 +1494,11 @@ public sealed partial class Producer : IAsyncDisposable
                     {
                         if (handler is DeliveryCallback callback)
                         {
-                            // Nothing allocated: the outcome lives on this stack frame for the call.
-                            var outcome = new DeliveryOutcome(c.Topic, c.Partition, error is null ? c.BaseOffset + i : -1, e.Timestamp, error is null && c.IsDuplicate, e.Message, error);
-                            callback(in outcome);
+                            callback(in outcome); // nothing allocated
                         }
                         else
                         {
-                            // One object per record: the report carries the acknowledgement's fields itself (its Result is built when read).
-                            ((Action<DeliveryReport>)handler)(error is null
-                                ? new DeliveryReport
-                                {
-                                    Offset = c.BaseOffset + i,
-                                    Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(e.Timestamp),
-                                    IsDuplicate = c.IsDuplicate,
-                                    Message = e.Message,
-                                    Topic = c.Topic,
-                                    Partition = c.Partition,
-                                }
-                                : new DeliveryReport { Error = error, Message = e.Message, Topic = c.Topic, Partition = c.Partition });
+                            ((Action<DeliveryReport>)handler)(outcome.ToReport()); // one object per record
                         }
                     }
 #pragma warning disable CA1031 // A throwing user handler must not stop the dispatcher.

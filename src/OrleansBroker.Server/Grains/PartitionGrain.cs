@@ -37,7 +37,7 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
 
     private static readonly byte[] NoRecords = [];
 
-    /// <summary>One call at a time touches the log (appends, reads, the failure path), in arrival order.</summary>
+    /// <summary>One call at a time touches the log or the producer state (appends, reads, the failure path, producer expiry), in arrival order.</summary>
     private readonly SemaphoreSlim _logGate = new(1, 1);
 
     /// <summary>
