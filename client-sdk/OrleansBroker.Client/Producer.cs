@@ -301,10 +301,33 @@ public sealed partial class Producer : IAsyncDisposable
         }
     }
 
-    /// <summary>Flushes (waiting up to the delivery timeout of the last records), then stops the producer's timers and dispatcher.</summary>
+    /// <summary>
+    /// Closes the producer without a time limit: <see cref="CloseAsync(TimeSpan, CancellationToken)"/> with
+    /// <see cref="Timeout.InfiniteTimeSpan"/> (Kafka's <c>close()</c>). Every pending record is still delivered or fails on its own
+    /// <see cref="ProducerOptions.DeliveryTimeout"/>, measured on <see cref="ProducerOptions.TimeProvider"/>.
+    /// </summary>
     /// <returns>A task that completes when the producer is closed.</returns>
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await CloseAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+
+    /// <summary>
+    /// Flushes for at most <paramref name="timeout"/>, then fails every record not yet acknowledged and stops the producer's timers
+    /// and dispatcher (Kafka's <c>close(Duration)</c>). A record failed this way is reported (its task, handler or callback) with a
+    /// <see cref="ProduceException"/> of <see cref="ErrorCode.RequestTimedOut"/>; <see cref="ProduceException.PossiblyPersisted"/> is
+    /// set when a send of it was still outstanding, since the broker may yet write it. New records are refused with
+    /// <see cref="ObjectDisposedException"/> from the start of the call. Closing a closed producer returns at once.
+    /// </summary>
+    /// <param name="timeout">How long to wait for the pending records (measured on <see cref="ProducerOptions.TimeProvider"/>);
+    /// <see cref="TimeSpan.Zero"/> fails them at once, <see cref="Timeout.InfiniteTimeSpan"/> waits for each one's delivery timeout.</param>
+    /// <param name="cancellationToken">Ends the wait early, as the timeout does (the producer is still closed).</param>
+    /// <returns>A task that completes when the producer is closed and every record is reported.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    public async Task CloseAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The close timeout must be zero or positive, or Timeout.InfiniteTimeSpan.");
+        }
+
         lock (_sync)
         {
             if (_disposed)
@@ -317,7 +340,22 @@ public sealed partial class Producer : IAsyncDisposable
 
         try
         {
-            await FlushAsync().ConfigureAwait(false);
+            using var limit = timeout == Timeout.InfiniteTimeSpan
+                ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+                : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, new CancellationTokenSource(timeout, _time).Token);
+            if (timeout == TimeSpan.Zero)
+            {
+                await limit.CancelAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                await FlushAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (limit.IsCancellationRequested)
+            {
+                FailPendingOnClose(timeout);
+            }
         }
         finally
         {
@@ -343,6 +381,18 @@ public sealed partial class Producer : IAsyncDisposable
             _buffer.Close(new ObjectDisposedException(nameof(Producer)));
             _completions.Writer.TryComplete();
             await _dispatcher.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The close timeout passed with records pending: each is reported as failed, as Kafka's forced close does.</summary>
+    private void FailPendingOnClose(TimeSpan timeout)
+    {
+        var error = new ProduceException(
+            ErrorCode.RequestTimedOut,
+            $"The producer was closed before the record was acknowledged (close timeout {(timeout == Timeout.InfiniteTimeSpan ? "none, the wait was cancelled" : timeout.TotalMilliseconds + " ms")}).");
+        lock (_sync)
+        {
+            FailAllLocked(error, fatal: false);
         }
     }
 
@@ -1403,7 +1453,12 @@ public sealed partial class Producer : IAsyncDisposable
         Run(fx);
     }
 
-    private void FenceLocked(ProduceException error)
+    private void FenceLocked(ProduceException error) => FailAllLocked(error, fatal: true);
+
+    /// <summary>Reports every record not yet reported as failed with <paramref name="error"/> and refuses new ones.</summary>
+    /// <param name="error">The failure.</param>
+    /// <param name="fatal">A fatal error (fenced, unrecoverable): logged as such. False for a forced close.</param>
+    private void FailAllLocked(ProduceException error, bool fatal)
     {
         if (_fatal is not null)
         {
@@ -1411,7 +1466,11 @@ public sealed partial class Producer : IAsyncDisposable
         }
 
         _fatal = error;
-        LogFatal(error.ErrorCode, error.Message);
+        if (fatal)
+        {
+            LogFatal(error.ErrorCode, error.Message);
+        }
+
         foreach (TopicState t in _topics.Values)
         {
             foreach (RecordEntry e in t.Pending)

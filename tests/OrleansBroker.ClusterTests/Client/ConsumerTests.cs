@@ -4,18 +4,25 @@ using OrleansBroker.Client;
 namespace OrleansBroker.ClusterTests.Client;
 
 /// <summary>The consumer's positions, decoding and errors against <see cref="FakeBroker"/>.</summary>
-public sealed class ConsumerTests
+public sealed class ConsumerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
 
     private readonly FakeBroker _broker = new();
+    private readonly ProducerCleanup _producers = new();
     private readonly FakeTimeProvider _time = new();
+
+    /// <inheritdoc />
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task DisposeAsync() => _producers.CloseAllAsync();
 
     /// <summary>Writes batches of the given sizes (one value per record: "v{offset}") to partition 0 of "t".</summary>
     private async Task SeedAsync(params int[] batchSizes)
     {
         _broker.AddTopic("t", 2);
-        await using var producer = new Producer(_broker, new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, DeliveryTimeout = TimeSpan.FromMinutes(5), TimeProvider = _time });
+        Producer producer = _producers.Track(new Producer(_broker, new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, DeliveryTimeout = TimeSpan.FromMinutes(5), TimeProvider = _time }));
         int offset = 0;
         foreach (int size in batchSizes)
         {

@@ -10,7 +10,7 @@ namespace OrleansBroker.ClusterTests.Client;
 /// first after an epoch bump, first after an idle period), only one batch is in flight, because such a partition accepts any
 /// sequence (SEMANTICS.md rule 7, KIP-360) and would store an overtaking batch first.
 /// </summary>
-public sealed class ProducerOrderingTests
+public sealed class ProducerOrderingTests : IAsyncLifetime
 {
     private const int BatchesPerBurst = 5;
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
@@ -18,7 +18,14 @@ public sealed class ProducerOrderingTests
     private static readonly TopicPartition P1 = new("t", 1);
 
     private readonly FakeBroker _broker = new();
+    private readonly ProducerCleanup _producers = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    /// <inheritdoc />
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task DisposeAsync() => _producers.CloseAllAsync();
 
     /// <summary>Options where each <see cref="Big"/> record fills a batch of its own, closed as soon as it is added.</summary>
     private static ProducerOptions OneRecordPerBatch => new() { LingerMs = 0, BatchSize = 1024 };
@@ -26,7 +33,7 @@ public sealed class ProducerOrderingTests
     private Producer Create(ProducerOptions options, int partitions = 2)
     {
         _broker.AddTopic("t", partitions);
-        return new Producer(_broker, options with { TimeProvider = _time, RetryBackoff = TimeSpan.Zero }, null, new Random(7));
+        return _producers.Track(new Producer(_broker, options with { TimeProvider = _time, RetryBackoff = TimeSpan.Zero }, null, new Random(7)));
     }
 
     /// <summary>A record larger than the 1024-byte batch size, so it is a batch by itself; its value starts with <paramref name="name"/>.</summary>
@@ -43,6 +50,9 @@ public sealed class ProducerOrderingTests
     /// </summary>
     private static async Task<int> DeliverOldestLastAsync(HeldDeliveries held)
     {
+        // The producer's sends may be issued by another thread (the one still issuing the partition's previous send): wait for the
+        // first to arrive rather than read a count that may still be growing.
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
         int firstRound = held.Waiting;
         held.ReleaseOldestLast();
         await held.WaitForArrivedAsync(BatchesPerBurst).WaitAsync(Guard);
@@ -54,7 +64,7 @@ public sealed class ProducerOrderingTests
     public async Task Produce_FirstBatchesToPartitionOldestDeliveredLast_StoredInSendOrderWithoutEpochBump()
     {
         // The E2E failure: the partition has no state for the producer id, so an overtaking batch was stored first (rule 7).
-        await using Producer producer = Create(OneRecordPerBatch);
+        Producer producer = Create(OneRecordPerBatch);
         await producer.ProduceAsync(P1, Big("w")).WaitAsync(Guard); // producer id and metadata ready; P0 has never seen the producer id
         HeldDeliveries held = _broker.HoldProduceCalls(BatchesPerBurst);
 
@@ -74,7 +84,7 @@ public sealed class ProducerOrderingTests
     public async Task Produce_AfterEpochBumpToNewProducerIdOldestDeliveredLast_StoredInSendOrderWithoutSecondBump()
     {
         // An exhausted epoch gets a new producer id: P1, confirmed for the old id, has no state for the new one.
-        await using Producer producer = Create(OneRecordPerBatch with
+        Producer producer = Create(OneRecordPerBatch with
         {
             DeliveryTimeout = TimeSpan.FromSeconds(40),
             RequestTimeout = TimeSpan.FromSeconds(30),
@@ -109,7 +119,7 @@ public sealed class ProducerOrderingTests
     public async Task Produce_AfterIdlePeriodBrokerExpiredProducerOldestDeliveredLast_StoredInSendOrderWithoutEpochBump()
     {
         TimeSpan threshold = ProducerOptions.DefaultProducerStateIdleThreshold;
-        await using Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
+        Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
         await producer.ProduceAsync(P0, Big("r0")).WaitAsync(Guard);
         _time.Advance(threshold);
         Assert.Equal(1, _broker.Partition("t", 0).ExpireProducers()); // a broker whose ProducerIdExpiration is this short forgot the producer
@@ -132,12 +142,13 @@ public sealed class ProducerOrderingTests
     {
         // The rule costs nothing while the partition is known to hold the producer's state: all five go at once.
         TimeSpan threshold = TimeSpan.FromMinutes(1);
-        await using Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
+        Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
         await producer.ProduceAsync(P0, Big("r0")).WaitAsync(Guard);
         _time.Advance(threshold - TimeSpan.FromMilliseconds(1));
         HeldDeliveries held = _broker.HoldProduceCalls(BatchesPerBurst);
 
         List<Task<DeliveryResult>> sends = ProduceBurst(producer, P0, "r", 1, BatchesPerBurst);
+        await held.WaitForArrivedAsync(BatchesPerBurst).WaitAsync(Guard); // all five are sent before any is answered
         int firstRound = held.Waiting;
         held.ReleaseOldestLast(); // r2..r5 are out of order (the partition expects r1) and are resent after it
         DeliveryResult[] delivered = await Task.WhenAll(sends).WaitAsync(Guard);
@@ -155,11 +166,12 @@ public sealed class ProducerOrderingTests
         // r2..r5 reach the partition before r1 and are refused unwritten; once r1 is acknowledged they go again at once, in
         // sequence order (pipelined, as first sent), not one round trip after another.
         TimeSpan threshold = TimeSpan.FromMinutes(1);
-        await using Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
+        Producer producer = Create(OneRecordPerBatch with { ProducerStateIdleThreshold = threshold });
         await producer.ProduceAsync(P0, Big("r0")).WaitAsync(Guard);
         HeldDeliveries held = _broker.HoldProduceCalls(2 * BatchesPerBurst - 1);
 
         List<Task<DeliveryResult>> sends = ProduceBurst(producer, P0, "r", 1, BatchesPerBurst);
+        await held.WaitForArrivedAsync(BatchesPerBurst).WaitAsync(Guard); // released before all five arrived, r5 would go with the resends
         held.ReleaseOldestLast();
         await held.WaitForArrivedAsync(2 * BatchesPerBurst - 1).WaitAsync(Guard);
         int resentTogether = held.Waiting;
@@ -182,7 +194,7 @@ public sealed class ProducerOrderingTests
     public async Task Produce_EveryDeliveryInSeededRandomOrder_StoredInSendOrderWithoutEpochBump(int seed)
     {
         const int Batches = 20;
-        await using Producer producer = Create(OneRecordPerBatch);
+        Producer producer = Create(OneRecordPerBatch);
         await producer.ProduceAsync(P1, Big("w")).WaitAsync(Guard);
         HeldDeliveries held = _broker.HoldProduceCalls(int.MaxValue);
         var random = new Random(seed);
@@ -207,7 +219,7 @@ public sealed class ProducerOrderingTests
     {
         const int Threads = 8;
         const int PerThread = 400;
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0 }, partitions: 1);
+        Producer producer = Create(new ProducerOptions { LingerMs = 0 }, partitions: 1);
         await producer.ProduceAsync(P0, Message.FromStrings(null, "w")).WaitAsync(Guard);
         using var start = new Barrier(Threads);
 

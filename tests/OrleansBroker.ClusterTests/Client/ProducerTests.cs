@@ -9,12 +9,19 @@ namespace OrleansBroker.ClusterTests.Client;
 /// The producer's batching, sequencing, retry and epoch-bump rules against <see cref="FakeBroker"/> (no cluster): each test
 /// scripts the broker's answers and asserts what ends in the partition log and what the producer reported.
 /// </summary>
-public sealed class ProducerTests
+public sealed class ProducerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
 
     private readonly FakeBroker _broker = new();
+    private readonly ProducerCleanup _producers = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    /// <inheritdoc />
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task DisposeAsync() => _producers.CloseAllAsync();
 
     private Producer Create(ProducerOptions? options = null, int partitions = 1, int maxMessageBytes = TopicSettings.DefaultMaxMessageBytes, TimeProvider? time = null)
     {
@@ -25,7 +32,7 @@ public sealed class ProducerTests
             TimeProvider = time ?? _time,
             RetryBackoff = options.RetryBackoff == ProducerOptions.Default.RetryBackoff ? TimeSpan.Zero : options.RetryBackoff,
         };
-        return new Producer(_broker, options, null, new Random(7));
+        return _producers.Track(new Producer(_broker, options, null, new Random(7)));
     }
 
     private static Message Text(string value, string? key = null) => Message.FromStrings(key, value);
@@ -33,7 +40,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_TwoRecords_AcknowledgedInOrderWithStampedSequences()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
 
         DeliveryResult a = await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
         DeliveryResult b = await producer.ProduceAsync("t", Text("b")).WaitAsync(Guard);
@@ -51,7 +58,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_BatchesOfSeveralRecords_SequenceAdvancesByRecordCount()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, DeliveryTimeout = TimeSpan.FromMinutes(5) });
 
         for (int i = 0; i < 3; i++)
         {
@@ -83,7 +90,7 @@ public sealed class ProducerTests
             firstArrived.TrySetResult();
             return call.Number == 1 ? gate.Task.ContinueWith(_ => call.Apply(), TaskScheduler.Default) : null;
         };
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = true, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = true, DeliveryTimeout = TimeSpan.FromMinutes(5) });
         try
         {
             Task<DeliveryResult> a = producer.ProduceAsync("t", Text("a"));
@@ -113,7 +120,7 @@ public sealed class ProducerTests
         // A 60 s linger; "w" confirms the partition with a round trip of 0 on the fake clock (the estimate, 1 ms to start, falls to
         // 0.875 ms). "a" is then held in flight: "b" lingers behind it until 2 x 0.875 ms have passed since "a" was sent, then goes.
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = true, DeliveryTimeout = TimeSpan.FromMinutes(5) });
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = true, DeliveryTimeout = TimeSpan.FromMinutes(5) });
         try
         {
             await producer.ProduceAsync("t", Text("w")).WaitAsync(Guard);
@@ -143,7 +150,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_SendWhenIdleOff_WaitsTheWholeLingerWithNothingInFlight()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 50, SendWhenIdle = false });
+        Producer producer = Create(new ProducerOptions { LingerMs = 50, SendWhenIdle = false });
 
         Task<DeliveryResult> a = producer.ProduceAsync("t", Text("a"));
         producer.Produce("t", Text("b"));
@@ -160,7 +167,7 @@ public sealed class ProducerTests
     public async Task ProduceAsync_ReplyLostAfterAppend_ResendsSameBytesAndGetsOriginalOffsetAsDuplicate()
     {
         // S1: the append runs, the reply is lost; the resend must be recognised as a duplicate.
-        await using Producer producer = Create();
+        Producer producer = Create();
         _broker.Script.Enqueue(call =>
         {
             call.Apply();
@@ -182,7 +189,7 @@ public sealed class ProducerTests
     {
         var time = new ObservableTimeProvider(_time);
         var requestTimeout = TimeSpan.FromSeconds(30);
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, RequestTimeout = requestTimeout }, time: time);
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, RequestTimeout = requestTimeout }, time: time);
         var hung = new TaskCompletionSource<ProduceResult>();
         _broker.Script.Enqueue(call =>
         {
@@ -204,7 +211,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_ConnectionFailedBeforeExecution_ResendSucceedsOnce()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
         _broker.Script.Enqueue(_ => Task.FromException<ProduceResult>(new Orleans.Runtime.Messaging.ConnectionFailedException("down")));
 
         DeliveryResult result = await producer.ProduceAsync("t", Text("x")).WaitAsync(Guard);
@@ -219,7 +226,7 @@ public sealed class ProducerTests
     public async Task Produce_FiveInFlightFirstFailsRetriably_EveryRecordOnceInOrderWithoutEpochBump()
     {
         // S2: five batches in flight; the first fails retriably, the next four are out of order; all are retried.
-        await using Producer producer = Create();
+        Producer producer = Create();
         await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
 
         var gates = Enumerable.Range(0, 5).Select(_ => new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
@@ -272,7 +279,7 @@ public sealed class ProducerTests
         // The batch is sent as a slice of its builder's buffer. A call that timed out on our side may still wait in Orleans to be
         // serialized: the builder must not go back to the pool (and carry another batch) until Orleans finished that call.
         TimeSpan requestTimeout = TimeSpan.FromSeconds(30);
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(120), RequestTimeout = requestTimeout });
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(120), RequestTimeout = requestTimeout });
         var pending = new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var firstArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _broker.Script.Enqueue(_ =>
@@ -306,7 +313,7 @@ public sealed class ProducerTests
     public async Task ProduceAsync_BatchFailsForGoodLeavingGap_EpochBumpedAndNextBatchRestartsAtZero()
     {
         // S5: a delivery timeout leaves a sequence gap; the next batch is out of order on the oldest: bump, restart at 0.
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) });
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) });
         await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
         _broker.Script.Enqueue(_ =>
         {
@@ -331,7 +338,7 @@ public sealed class ProducerTests
     public async Task ProduceAsync_AfterEpochBump_IdlePartitionStartsAtSequenceZero()
     {
         // S6: a partition with nothing in flight must not send its old, non-zero sequence in the new epoch.
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) }, partitions: 2);
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) }, partitions: 2);
         var p0 = new TopicPartition("t", 0);
         var p1 = new TopicPartition("t", 1);
         await producer.ProduceAsync(p0, Text("a0")).WaitAsync(Guard);
@@ -357,7 +364,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_UnknownOutcomeBatchOnGappedPartition_FailsAsPossiblyPersistedAndIsNotResentInNewEpoch()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) });
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(40), RequestTimeout = TimeSpan.FromSeconds(30) });
         await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
 
         // r1: lost without being written, and its delivery timeout passes: a gap at sequence 1.
@@ -386,7 +393,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_InvalidProducerEpoch_FailsWithFencedAndRefusesNewRecords()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
         await producer.ProduceAsync("t", Text("r0")).WaitAsync(Guard);
         _broker.Script.Enqueue(_ => Task.FromResult(new ProduceResult(ErrorCode.InvalidProducerEpoch, -1, -1, 0, false, -1, 3, "fenced")));
 
@@ -404,7 +411,7 @@ public sealed class ProducerTests
     {
         // Kafka's producers obtain their id at creation: the first records then wait only for their partition. (The fake registry
         // answers at once, so the id is there when the constructor returns.)
-        await using Producer producer = Create();
+        Producer producer = Create();
 
         Assert.Equal(1000, producer.ProducerId);
         Assert.Equal([new InitProducerIdRequest()], _broker.RegistryCalls);
@@ -419,8 +426,8 @@ public sealed class ProducerTests
     public async Task Create_WithProducerIdentityOrWithoutIdempotence_RequestsNothingUntilTheFirstRecord()
     {
         // With an identity the request fences the identity's previous instance: the application's first record decides when.
-        await using Producer withIdentity = Create(new ProducerOptions { LingerMs = 0, ProducerIdentity = "orders-writer" });
-        await using Producer withoutIdempotence = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
+        Producer withIdentity = Create(new ProducerOptions { LingerMs = 0, ProducerIdentity = "orders-writer" });
+        Producer withoutIdempotence = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
         await withoutIdempotence.ProduceAsync("t", Text("plain")).WaitAsync(Guard);
 
         Assert.Empty(_broker.RegistryCalls);
@@ -436,9 +443,9 @@ public sealed class ProducerTests
         // S8: the new incarnation bumps the epoch; the old one is fenced at the partition, nothing of it is written after.
         _broker.AddTopic("t", 1);
         var options = new ProducerOptions { LingerMs = 0, ProducerIdentity = "orders-writer", TimeProvider = _time, RetryBackoff = TimeSpan.Zero };
-        await using var old = new Producer(_broker, options);
+        Producer old = _producers.Track(new Producer(_broker, options));
         await old.ProduceAsync("t", Text("old-1")).WaitAsync(Guard);
-        await using var next = new Producer(_broker, options);
+        Producer next = _producers.Track(new Producer(_broker, options));
         await next.ProduceAsync("t", Text("new-1")).WaitAsync(Guard);
 
         await Assert.ThrowsAsync<ProducerFencedException>(() => old.ProduceAsync("t", Text("old-2")).WaitAsync(Guard));
@@ -452,7 +459,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_NonRetriableBrokerError_FailsWithThatCode()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
         _broker.Script.Enqueue(_ => Task.FromResult(ProduceResult.Failed(ErrorCode.InvalidRecord, "bad header")));
 
         ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", Text("x")).WaitAsync(Guard));
@@ -467,7 +474,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_RecordLargerThanTopicMaxMessageBytes_FailsWithoutSending()
     {
-        await using Producer producer = Create(maxMessageBytes: 2048);
+        Producer producer = Create(maxMessageBytes: 2048);
 
         ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", new Message { Value = new byte[4000] }).WaitAsync(Guard));
 
@@ -478,7 +485,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_UnknownTopic_FailsWithUnknownTopicOrPartition()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
 
         ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("missing", Text("x")).WaitAsync(Guard));
 
@@ -492,7 +499,7 @@ public sealed class ProducerTests
     [InlineData("..")]
     public async Task ProduceAsync_IllegalTopicName_FailsWithInvalidTopic(string topic)
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
 
         ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(topic, Text("x")));
 
@@ -502,7 +509,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_PartitionOutOfRange_FailsWithUnknownTopicOrPartition()
     {
-        await using Producer producer = Create(partitions: 2);
+        Producer producer = Create(partitions: 2);
 
         ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync(new TopicPartition("t", 2), Text("x")).WaitAsync(Guard));
 
@@ -512,7 +519,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_ManyRecordsWithCallbacks_FlushWaitsAndCallbacksRunInOffsetOrder()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
         var offsets = new List<long>();
 
         for (int i = 0; i < 200; i++)
@@ -534,7 +541,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_Report_CarriesTheAcknowledgementFlatAndAsResult()
     {
-        await using Producer producer = Create();
+        Producer producer = Create();
         var message = Message.FromString("v");
         message = message with { Timestamp = new DateTimeOffset(2025, 1, 1, 0, 0, 1, TimeSpan.Zero) };
         DeliveryReport? ok = null;
@@ -554,7 +561,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_DeliveryCallback_OutcomeByValueInOffsetOrderAndFailuresWithError()
     {
-        await using Producer producer = Create(partitions: 2);
+        Producer producer = Create(partitions: 2);
         var seen = new List<(string Topic, int Partition, long Offset, bool IsDuplicate, string Value, ErrorCode? Error)>();
         void Record(in DeliveryOutcome o) => seen.Add((o.Topic, o.Partition, o.Offset, o.IsDuplicate, o.Message.GetValueString()!, o.Error?.ErrorCode));
 
@@ -589,7 +596,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_IdempotenceDisabled_BatchesCarryNoProducerIdAndRegistryUnused()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, EnableIdempotence = false });
 
         await producer.ProduceAsync("t", Text("x")).WaitAsync(Guard);
 
@@ -601,7 +608,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_KeyedRecords_LandOnKafkaDefaultPartition()
     {
-        await using Producer producer = Create(partitions: 4);
+        Producer producer = Create(partitions: 4);
 
         for (int i = 0; i < 20; i++)
         {
@@ -616,7 +623,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_KeylessRecords_StickToOnePartitionUntilBatchIsFullThenMove()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, BatchSize = 1024, DeliveryTimeout = TimeSpan.FromMinutes(5) }, partitions: 3);
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false, BatchSize = 1024, DeliveryTimeout = TimeSpan.FromMinutes(5) }, partitions: 3);
 
         for (int i = 0; i < 40; i++)
         {
@@ -638,7 +645,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task Produce_CustomPartitioner_IsUsedForEveryRecord()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, Partitioner = (_, count, _, _) => count - 1 }, partitions: 3);
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, Partitioner = (_, count, _, _) => count - 1 }, partitions: 3);
 
         DeliveryResult result = await producer.ProduceAsync("t", Text("x", "k")).WaitAsync(Guard);
 
@@ -648,7 +655,7 @@ public sealed class ProducerTests
     [Fact]
     public async Task ProduceAsync_CustomPartitionerThrows_RecordFailsAndNothingStaysPending()
     {
-        await using Producer producer = Create(new ProducerOptions { LingerMs = 0, Partitioner = (_, _, _, _) => throw new InvalidOperationException("boom") });
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, Partitioner = (_, _, _, _) => throw new InvalidOperationException("boom") });
 
         ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", Text("x")).WaitAsync(Guard));
         await producer.FlushAsync().WaitAsync(Guard);
@@ -667,5 +674,105 @@ public sealed class ProducerTests
 
         Assert.Equal(["x"], _broker.Partition("t", 0).Values);
         Assert.Throws<ObjectDisposedException>(() => producer.Produce("t", Text("y")));
+    }
+    [Fact]
+    public async Task CloseAsync_ZeroTimeoutWithSendOutstanding_RecordFailsAsPossiblyPersistedAndProducerRefusesNewRecords()
+    {
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+
+        await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard));
+        Assert.Equal(ErrorCode.RequestTimedOut, error.ErrorCode);
+        Assert.True(error.PossiblyPersisted); // its send is still outstanding: the broker may write it yet
+        Assert.Contains("closed before the record was acknowledged (close timeout 0 ms)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, producer.PendingCount);
+        Assert.Equal(["a"], _broker.Partition("t", 0).Values);
+        Assert.Throws<ObjectDisposedException>(() => producer.Produce("t", Text("c")));
+    }
+
+    [Fact]
+    public async Task CloseAsync_TimeoutOnProducerClock_WaitsThatLongThenFailsTheRecord()
+    {
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+
+        Task close = producer.CloseAsync(TimeSpan.FromSeconds(5));
+        _time.Advance(TimeSpan.FromSeconds(4));
+        bool closedEarly = close.IsCompleted;
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await close.WaitAsync(Guard);
+
+        Assert.False(closedEarly);
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard));
+        Assert.Contains("close timeout 5000 ms", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CloseAsync_RecordsAcknowledgedWithinTimeout_DeliveredNotFailed()
+    {
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000 });
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("x"));
+
+        await producer.CloseAsync(TimeSpan.FromSeconds(5)).WaitAsync(Guard);
+
+        Assert.Equal(0, (await pending.WaitAsync(Guard)).Offset); // the close flushed the lingering batch
+        Assert.Equal(["x"], _broker.Partition("t", 0).Values);
+    }
+
+    [Fact]
+    public async Task CloseAsync_CancelledWhileWaiting_FailsTheRecordAndCloses()
+    {
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        using var cancel = new CancellationTokenSource();
+
+        Task close = producer.CloseAsync(Timeout.InfiniteTimeSpan, cancel.Token);
+        bool closedEarly = close.IsCompleted;
+        await cancel.CancelAsync();
+        await close.WaitAsync(Guard);
+
+        Assert.False(closedEarly);
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard));
+        Assert.Contains("close timeout none, the wait was cancelled", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CloseAsync_NegativeTimeout_ThrowsAndLeavesProducerOpen()
+    {
+        Producer producer = Create();
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => producer.CloseAsync(TimeSpan.FromSeconds(-1)));
+
+        Assert.Equal(0, (await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard)).Offset);
+    }
+
+    [Fact]
+    public async Task ProducerCleanup_RecordHeldAfterTest_ClosesWithinLimitAndNamesThePendingRecords()
+    {
+        // Regression: a test that failed with a produce call held made its `await using` producer wait forever on the fake clock,
+        // and the test host hung with the test's await chain already collected.
+        var cleanup = new ProducerCleanup(TimeSpan.FromMilliseconds(200));
+        Producer producer = cleanup.Track(Create());
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+
+        TimeoutException error = await Assert.ThrowsAsync<TimeoutException>(() => cleanup.CloseAllAsync().WaitAsync(Guard));
+
+        Assert.Contains("1 records pending", error.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCode.RequestTimedOut, (await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard))).ErrorCode);
+        Assert.Throws<ObjectDisposedException>(() => producer.Produce("t", Text("c")));
     }
 }
