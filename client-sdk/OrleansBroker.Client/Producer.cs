@@ -340,9 +340,8 @@ public sealed partial class Producer : IAsyncDisposable
 
         try
         {
-            using var limit = timeout == Timeout.InfiniteTimeSpan
-                ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
-                : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, new CancellationTokenSource(timeout, _time).Token);
+            using var timer = new CancellationTokenSource(timeout, _time); // measured on the producer's clock, as the delivery timeout
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
             if (timeout == TimeSpan.Zero)
             {
                 await limit.CancelAsync().ConfigureAwait(false);

@@ -9,7 +9,7 @@ namespace OrleansBroker.ClusterTests.Client;
 /// Here the flush gets <see cref="Limit"/> of real time, then the producer is closed with <see cref="Producer.CloseAsync"/> at once,
 /// and a producer that was still waiting fails the test with what it waited for.
 /// </summary>
-internal sealed class ProducerCleanup
+internal sealed class ProducerCleanup : IAsyncDisposable
 {
     private readonly List<Producer> _producers = [];
 
@@ -74,4 +74,8 @@ internal sealed class ProducerCleanup
             throw new TimeoutException($"After the test, a producer did not report its records within {Limit.TotalMilliseconds} ms ({string.Join("; ", stuck)}); they were failed by CloseAsync.");
         }
     }
+
+    /// <summary>Same as <see cref="CloseAllAsync"/>, for <c>await using</c> in a test method.</summary>
+    /// <returns>A task that completes when every producer is closed.</returns>
+    public async ValueTask DisposeAsync() => await CloseAllAsync();
 }

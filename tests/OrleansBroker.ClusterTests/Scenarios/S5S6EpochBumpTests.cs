@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using OrleansBroker.Client;
+using OrleansBroker.ClusterTests.Client;
 using OrleansBroker.ClusterTests.Infrastructure.Faults;
 
 namespace OrleansBroker.ClusterTests.Scenarios;
@@ -22,14 +23,15 @@ public sealed class S5S6EpochBumpTests(FaultClusterFixture fixture) : IDisposabl
         IPartitionGrain partition = fixture.GrainFactory.GetGrain<IPartitionGrain>(0, topic);
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using BrokerClient client = BrokerClient.FromClusterClient(fixture.Client);
-        await using Producer producer = client.CreateProducer(ScenarioKit.ProducerOptions() with
+        await using var producers = new ProducerCleanup(); // on a stopped fake clock, a plain dispose could wait forever
+        Producer producer = producers.Track(client.CreateProducer(ScenarioKit.ProducerOptions() with
         {
             TimeProvider = clock,
             RequestTimeout = TimeSpan.FromSeconds(2),
             DeliveryTimeout = TimeSpan.FromSeconds(5),
             RetryBackoff = TimeSpan.FromMilliseconds(500),
             RetryBackoffMax = TimeSpan.FromSeconds(1),
-        });
+        }));
         await ScenarioKit.SendAsync(producer, topic, 0, "w");
         long pid = producer.ProducerId;
         short epoch = producer.ProducerEpoch;
