@@ -12,6 +12,13 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "azurite: npm is missing; install Node.js (e.g. apt-get install -y nodejs npm)" >&2
   exit 1
 fi
-mkdir -p "$root/.azurite"
-npm install --prefix "$root/.azurite" "azurite@$version" --no-audit --no-fund
+# Into a staging directory, renamed into place when complete (as the tests' own installer does): .azurite is whole or absent.
+staging="$root/.azurite.staging-$$"
+rm -rf "$staging"
+mkdir -p "$staging"
+npm install --prefix "$staging" "azurite@$version" --no-audit --no-fund
+if ! mv -T "$staging" "$root/.azurite" 2>/dev/null; then
+  rm -rf "$staging"
+  [[ -x "$root/.azurite/node_modules/.bin/azurite" ]] || { echo "azurite: could not move the install into $root/.azurite" >&2; exit 1; }
+fi
 echo "azurite: installed $version in $root/.azurite"

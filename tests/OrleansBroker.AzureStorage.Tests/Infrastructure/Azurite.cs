@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
@@ -30,7 +31,8 @@ public enum AzuriteServices
 /// </summary>
 /// <remarks>
 /// Azurite is looked up in <c>{repo}/.azurite/node_modules/.bin</c> (where <c>.ci/install-azurite.sh</c> puts it), then on PATH, and
-/// installed into <c>{repo}/.azurite</c> with npm when missing. It runs with <c>--inMemoryPersistence --skipApiVersionCheck --silent
+/// installed into <c>{repo}/.azurite</c> with npm when missing (into a staging directory first, renamed into place when complete, so
+/// test processes installing at the same time never see a half-written install). It runs with <c>--inMemoryPersistence --skipApiVersionCheck --silent
 /// --disableTelemetry</c>; on Linux and macOS behind a small <c>sh</c> guard that kills it when the test process dies, so it never
 /// outlives the run.
 /// </remarks>
@@ -287,18 +289,35 @@ public sealed class Azurite : IAsyncDisposable
                 return found;
             }
 
-            Directory.CreateDirectory(installDirectory);
-            string[] npmArguments = ["install", "--prefix", installDirectory, $"azurite@{Version}", "--no-audit", "--no-fund"];
+            // Test projects run in parallel processes, and two npm installs into one prefix break each other (a module of one install
+            // removed by the other: "Cannot find module"). Each process installs into a directory of its own and renames it into place
+            // in one step, so {repo}/.azurite appears complete or not at all; the loser of the race uses the winner's install.
+            string staging = installDirectory + ".staging-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+            DeleteQuietly(staging);
+            Directory.CreateDirectory(staging);
+            string[] npmArguments = ["install", "--prefix", staging, $"azurite@{Version}", "--no-audit", "--no-fund"];
             var stopwatch = Stopwatch.StartNew();
             var (exitCode, output) = await RunToEndAsync(OperatingSystem.IsWindows() ? "npm.cmd" : "npm", npmArguments, InstallTimeout, cancellationToken);
             LastInstallDuration = stopwatch.Elapsed;
-            found = FindExecutable(command, installDirectory);
-            if (exitCode != 0 || found is null)
+            if (exitCode != 0 || FindExecutable(command, staging, searchPath: false) is null)
             {
+                DeleteQuietly(staging);
                 throw new InvalidOperationException(
                     $"Installing Azurite failed (exit code {exitCode}): npm {string.Join(' ', npmArguments)}. Run .ci/install-azurite.sh, or set {ConnectionStringVariable}.\n{output}");
             }
 
+            try
+            {
+                Directory.Move(staging, installDirectory);
+            }
+            catch (IOException) when (FindExecutable(command, installDirectory, searchPath: false) is not null)
+            {
+                // Another process renamed its install into place first.
+                DeleteQuietly(staging);
+            }
+
+            found = FindExecutable(command, installDirectory, searchPath: false)
+                ?? throw new InvalidOperationException($"Azurite was installed, but {installDirectory} holds no '{command}'. Delete {installDirectory} and run .ci/install-azurite.sh.");
             return found;
         }
         finally
@@ -307,13 +326,33 @@ public sealed class Azurite : IAsyncDisposable
         }
     }
 
-    private static string? FindExecutable(string command, string installDirectory)
+    private static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A leftover staging directory is harmless: the next install of this process id starts by deleting it again.
+        }
+    }
+
+    private static string? FindExecutable(string command, string installDirectory, bool searchPath = true)
     {
         string fileName = OperatingSystem.IsWindows() ? command + ".cmd" : command;
         string local = Path.Combine(installDirectory, "node_modules", ".bin", fileName);
         if (File.Exists(local))
         {
             return local;
+        }
+
+        if (!searchPath)
+        {
+            return null;
         }
 
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))

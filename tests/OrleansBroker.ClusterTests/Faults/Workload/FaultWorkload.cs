@@ -599,10 +599,18 @@ public sealed class FaultWorkload
                 return false;
             }
 
-            await Wait.UntilAsync(
-                () => Task.FromResult(AnyResend()),
-                (_options.RequestTimeout * 3) + TimeSpan.FromSeconds(5),
-                $"a resend while the batch (producer {h.ProducerId}, epoch {h.ProducerEpoch}, sequence {h.BaseSequence}) is stalled at {_topic}-{e.Partition}");
+            try
+            {
+                await Wait.UntilAsync(
+                    () => Task.FromResult(AnyResend()),
+                    (_options.RequestTimeout * 3) + TimeSpan.FromSeconds(5),
+                    $"a resend while the batch (producer {h.ProducerId}, epoch {h.ProducerEpoch}, sequence {h.BaseSequence}) is stalled at {_topic}-{e.Partition}");
+            }
+            catch (TimeoutException ex)
+            {
+                string history = string.Join(", ", sends.Where(s => s.Header.ProducerId == h.ProducerId).Select(s => string.Create(CultureInfo.InvariantCulture, $"e{s.Header.ProducerEpoch}/s{s.Header.BaseSequence}@{s.At.TotalMilliseconds:0}ms")));
+                throw new TimeoutException($"{ex.Message} Sends of producer {h.ProducerId} to the partition since the stall was armed: {history}.", ex);
+            }
             Count(FaultKind.StalledCall);
         }
         finally
