@@ -75,7 +75,7 @@ internal static class Common
     /// </summary>
     /// <exception cref="UsageException">Both <c>--azure-storage</c> and <c>--gateway</c> are given.</exception>
     /// <exception cref="ArgumentException">The connection string is not valid (message without the string itself).</exception>
-    public static Task<BrokerClient> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
+    public static async Task<BrokerClient> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         string cluster = parse.GetValue(ClusterId)!;
         var options = new BrokerClientOptions
@@ -85,13 +85,28 @@ internal static class Common
             ClusterId = cluster,
             ServiceId = cluster,
         };
+        string where = string.Join(", ", options.Gateways);
         if (AzureStorageConnectionString(parse) is { } connectionString)
         {
             options = options.UseAzureStorageClustering(connectionString);
+            where = "the gateways listed in the Azure Storage membership table";
         }
 
-        return BrokerClient.ConnectAsync(options, cancellationToken);
+        // A broker that is down is retried until the connect timeout (30 s by default): say so after a moment instead of waiting in
+        // silence. Not for short timeouts, which end before the notice would help.
+        Task<BrokerClient> connecting = BrokerClient.ConnectAsync(options, cancellationToken);
+        if (options.StartupTimeout >= 2 * ConnectNoticeAfter
+            && await Task.WhenAny(connecting, Task.Delay(ConnectNoticeAfter, cancellationToken)).ConfigureAwait(false) != connecting)
+        {
+            await Console.Error.WriteLineAsync(
+                $"obroker: still trying to reach the broker at {where}; giving up after {options.StartupTimeout.TotalMilliseconds:0} ms (--connect-timeout-ms).").ConfigureAwait(false);
+        }
+
+        return await connecting.ConfigureAwait(false);
     }
+
+    /// <summary>How long a connection attempt runs before the CLI says it is still trying.</summary>
+    public static readonly TimeSpan ConnectNoticeAfter = TimeSpan.FromSeconds(2);
 
     /// <summary>The connection string to discover gateways with, or <c>null</c> for the gateway list.</summary>
     private static string? AzureStorageConnectionString(ParseResult parse)

@@ -150,6 +150,16 @@ internal static class ConsumeCommand
         {
             interrupted = true;
         }
+        catch (ConsumeException ex) when (ex.ErrorCode == ErrorCode.OffsetOutOfRange && ex.TopicPartition is { } outside)
+        {
+            // The SDK's message names its own option (AutoOffsetReset); here the user's choices are the command's options.
+            await output.FlushAsync(CancellationToken.None);
+            WatermarkOffsets range = await consumer.QueryWatermarkOffsetsAsync(outside, cancellationToken);
+            string holds = range.HighWatermark > range.LogStartOffset
+                ? $"it holds offsets {range.LogStartOffset} to {range.HighWatermark - 1}; use --from-beginning, or an --offset in that range"
+                : $"it holds no record (log start offset = high watermark = {range.HighWatermark}); use --from-beginning";
+            throw new ConsumeException(ErrorCode.OffsetOutOfRange, $"Offset {ex.Offset} is outside {outside}: {holds}.", ex, outside, ex.Offset);
+        }
 
         await output.FlushAsync(CancellationToken.None);
         double seconds = Math.Max(lastRecordAt.TotalSeconds, 1e-6);

@@ -210,6 +210,7 @@ string storage = azureStorage
 string health = hostOptions.HealthPort > 0
     ? $"http://{(listenOnAll ? address : IPAddress.Loopback.ToString())}:{hostOptions.HealthPort}{HealthEndpoints.LivePath} and {HealthEndpoints.ReadyPath}"
     : "disabled (Broker:HealthPort is 0)";
+string changed = settings.ChangedBrokerSettings is { Count: > 0 } set ? string.Join(", ", set) : "all defaults";
 string kubernetes = hostOptions.Kubernetes
     ? $"{Environment.NewLine}      Kubernetes         : on (pod {app.Services.GetRequiredService<IOptions<SiloOptions>>().Value.SiloName})"
     : string.Empty;
@@ -223,6 +224,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
       Clustering         : {clustering}
       {storage}
       Health             : {health}{kubernetes}
+      Broker settings    : {changed}
       Press Ctrl+C (SIGINT) or send SIGTERM to stop gracefully.
 
     """));

@@ -1,8 +1,10 @@
+using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Server;
 using OrleansBroker.Server.AzureStorage;
+using Quickenshtein;
 
 namespace OrleansBroker.SiloHost;
 
@@ -32,6 +34,32 @@ public sealed class SiloHostSettings
     /// <summary>Every problem found, each saying what to set; empty when the host can start.</summary>
     public IReadOnlyList<string> Failures { get; }
 
+    /// <summary>
+    /// The <see cref="BrokerOptions"/> that differ from their defaults, as <c>Name=value</c> in name order (the data directory, which the
+    /// start-up banner shows on its own line, excluded): what the banner prints so an operator sees what this broker runs with.
+    /// </summary>
+    public IReadOnlyList<string> ChangedBrokerSettings
+    {
+        get
+        {
+            var defaults = new BrokerOptions();
+            return [.. typeof(BrokerOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.GetSetMethod() is not null && p.Name != nameof(BrokerOptions.DataDirectory)
+                    && (p.PropertyType.IsValueType || p.PropertyType == typeof(string)) && !Equals(p.GetValue(Broker), p.GetValue(defaults)))
+                .OrderBy(p => p.Name, StringComparer.Ordinal)
+                .Select(p => $"{p.Name}={Format(p.GetValue(Broker))}")];
+
+            static string Format(object? value) => value switch
+            {
+                null => "(unset)",
+                bool b => b ? "true" : "false",
+                TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString() ?? string.Empty,
+            };
+        }
+    }
+
     /// <summary>True when <see cref="Failures"/> is empty.</summary>
     public bool IsValid => Failures.Count == 0;
 
@@ -53,6 +81,7 @@ public sealed class SiloHostSettings
         BindLeniently(section, options, failures, skip);
         var broker = new BrokerOptions();
         BindLeniently(section, broker, failures, skip);
+        CheckUnknownKeys(section, [options, broker], failures);
         string? connectionString = configuration.GetConnectionString(SiloHostOptions.AzureStorageConnectionStringName);
         if (string.IsNullOrWhiteSpace(connectionString))
         {
@@ -103,6 +132,42 @@ public sealed class SiloHostSettings
             {
                 // The binder's message names the key and the value ("Failed to convert configuration value 'x' at 'Broker:SiloPort' to type ...").
                 failures.Add($"{ex.Message} Fix or remove that setting.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A key under <c>Broker:</c> that no option has (a misspelling, or a setting of another product) would be ignored in silence and the
+    /// broker would run on the default: reported instead, with the nearest known name. Nested option sections of this product
+    /// (<c>Broker:AzureStorage:*</c>) are checked the same way.
+    /// </summary>
+    private static void CheckUnknownKeys(IConfigurationSection section, IReadOnlyList<object> targets, List<string> failures)
+    {
+        const BindingFlags Public = BindingFlags.Public | BindingFlags.Instance;
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            var matches = targets
+                .Select(t => (Target: t, Property: t.GetType().GetProperty(child.Key, Public | BindingFlags.IgnoreCase)))
+                .Where(m => m.Property is { } p && p.GetSetMethod() is not null)
+                .ToList();
+            if (matches.Count == 0)
+            {
+                string[] known = [.. targets.SelectMany(t => t.GetType().GetProperties(Public)).Where(p => p.GetSetMethod() is not null).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)];
+                string nearest = known.MinBy(k => Levenshtein.GetDistance(k.ToUpperInvariant(), child.Key.ToUpperInvariant())) ?? string.Empty;
+                bool close = nearest.Length > 0 && Levenshtein.GetDistance(nearest.ToUpperInvariant(), child.Key.ToUpperInvariant()) <= Math.Max(2, child.Key.Length / 3);
+                failures.Add(close
+                    ? $"{child.Path} is not a setting; did you mean {section.Path}:{nearest}?"
+                    : $"{child.Path} is not a setting. The {section.Path} settings are: {string.Join(", ", known)}.");
+                continue;
+            }
+
+            object[] nested = [.. matches
+                .Where(m => m.Property!.PropertyType is { IsClass: true } type && type != typeof(string) && type.Namespace?.StartsWith("OrleansBroker", StringComparison.Ordinal) == true)
+                .Select(m => m.Property!.GetValue(m.Target))
+                .OfType<object>()];
+            if (nested.Length > 0)
+            {
+                CheckUnknownKeys(child, nested, failures);
             }
         }
     }

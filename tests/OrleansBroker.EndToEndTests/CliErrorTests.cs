@@ -77,6 +77,39 @@ public sealed class CliErrorTests(BrokerFixture fixture) : IClassFixture<BrokerF
         Assert.True(list.Elapsed < TimeSpan.FromSeconds(20), $"--connect-timeout-ms 1500 was not honoured: {list.Elapsed.TotalSeconds:F1} s.\n{list.Describe()}");
     }
 
+    [Fact]
+    public async Task TopicsList_NothingListeningWithLongTimeout_SaysItIsStillTryingThenFails()
+    {
+        // Found by a new user: with the default 30 s connect timeout, a broker that is down left the CLI silent for 30 s.
+        string gateway = $"127.0.0.1:{FreePorts.Take(1)[0]}";
+
+        CliResult list = await fixture.Cli.RunAsync(gateway, "topics", "list", "--connect-timeout-ms", "6000");
+
+        Assert.True(list.ExitCode == 1, list.Describe());
+        Assert.Equal(
+            [$"obroker: still trying to reach the broker at {gateway}; giving up after 6000 ms (--connect-timeout-ms).", $"obroker: error: Cannot reach broker at {gateway}"],
+            list.StderrLines().Select(l => l.StartsWith("obroker: error: ", StringComparison.Ordinal) ? l[..($"obroker: error: Cannot reach broker at {gateway}".Length)] : l));
+    }
+
+    [Fact]
+    public async Task Consume_OffsetPastTheEnd_NamesTheRangeAndTheCommandsOptions()
+    {
+        // Found by a new user: the error named the SDK's AutoOffsetReset, which the CLI does not have.
+        string topic = "range-" + Guid.NewGuid().ToString("N")[..8];
+        string file = fixture.PathOf(topic + ".txt");
+        TextFiles.WriteLines(file, ["a", "b", "c"]);
+        await fixture.RunCliOkAsync("topics", "create", topic, "--partitions", "1");
+        await fixture.RunCliOkAsync("produce", topic, "--file", file);
+
+        CliResult consume = await fixture.RunCliAsync("consume", topic, "--offset", "10", "--idle-timeout-ms", "0");
+
+        Assert.True(consume.ExitCode == 1, consume.Describe());
+        Assert.Equal(
+            $"obroker: error: Offset 10 is outside {topic}[0]: it holds offsets 0 to 2; use --from-beginning, or an --offset in that range. (OffsetOutOfRange)",
+            Assert.Single(consume.StderrLines()));
+        Assert.Equal(string.Empty, consume.Stdout());
+    }
+
     private static string[] Listing(string directory, bool topLevelOnly = false) =>
         [.. Directory.EnumerateFileSystemEntries(directory, "*", topLevelOnly ? SearchOption.TopDirectoryOnly : SearchOption.AllDirectories)
             .Select(p => Path.GetRelativePath(directory, p))

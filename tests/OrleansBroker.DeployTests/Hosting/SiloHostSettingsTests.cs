@@ -131,6 +131,53 @@ public sealed class SiloHostSettingsTests
         Assert.Equal(TimeSpan.FromSeconds(20), azure.CreateLogStoreOptions().LeaseDuration);
     }
 
+    [Theory]
+    [InlineData("Broker:AutoCreateTopic", "true", "Broker:AutoCreateTopic is not a setting; did you mean Broker:AutoCreateTopics?")]
+    [InlineData("Broker:defaultpartitons", "3", "Broker:defaultpartitons is not a setting; did you mean Broker:DefaultPartitions?")]
+    [InlineData("Broker:AzureStorage:LogContainer", "logs", "Broker:AzureStorage:LogContainer is not a setting; did you mean Broker:AzureStorage:LogContainerName?")]
+    public void Read_MisspeltSetting_FailsNamingTheNearestOne(string key, string value, string expected)
+    {
+        // Found by a new user: a misspelt key was ignored and the broker ran on the default.
+        SiloHostSettings settings = Read((key, value));
+
+        Assert.Equal([expected], settings.Failures);
+    }
+
+    [Fact]
+    public void Read_SettingOfAnotherProduct_FailsListingTheKnownSettings()
+    {
+        SiloHostSettings settings = Read(("Broker:Zookeeper", "localhost:2181"));
+
+        string failure = Assert.Single(settings.Failures);
+        Assert.StartsWith("Broker:Zookeeper is not a setting. The Broker settings are: ", failure, StringComparison.Ordinal);
+        Assert.Contains("AutoCreateTopics, ", failure, StringComparison.Ordinal);
+        Assert.Contains("SiloPort", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_KeysInOtherCase_AreKnown()
+    {
+        SiloHostSettings settings = Read(("Broker:autocreatetopics", "true"), ("Broker:SILOPORT", "11112"));
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+        Assert.True(settings.Broker.AutoCreateTopics);
+    }
+
+    [Fact]
+    public void ChangedBrokerSettings_SomeSet_ListsExactlyThoseInNameOrderForTheBanner()
+    {
+        SiloHostSettings settings = Read(
+            ("Broker:DefaultPartitions", "3"),
+            ("Broker:AutoCreateTopics", "true"),
+            ("Broker:ProduceReorderWait", "00:00:00.010"),
+            ("Broker:DataDirectory", "/var/lib/obroker"), // on a line of its own in the banner
+            ("Broker:MaxMessageBytes", "1048588")); // the default, set explicitly: not a change
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+        Assert.Equal(["AutoCreateTopics=true", "DefaultPartitions=3", "ProduceReorderWait=00:00:00.0100000"], settings.ChangedBrokerSettings);
+        Assert.Empty(Read().ChangedBrokerSettings);
+    }
+
     private static SiloHostSettings Read(params (string Key, string Value)[] values) =>
         SiloHostSettings.Read(new ConfigurationBuilder()
             .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
