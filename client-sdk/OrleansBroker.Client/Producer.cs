@@ -94,6 +94,9 @@ public sealed partial class Producer : IAsyncDisposable
     private int _flushers;
     private TaskCompletionSource? _idle;
 
+    /// <summary>Completed when the first <see cref="CloseAsync"/> has closed the producer; set (under <see cref="_sync"/>) when it starts.</summary>
+    private TaskCompletionSource? _closing;
+
     internal Producer(IBrokerTransport transport, ProducerOptions? options, ILoggerFactory? loggerFactory = null, Random? random = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
@@ -314,7 +317,8 @@ public sealed partial class Producer : IAsyncDisposable
     /// and dispatcher (Kafka's <c>close(Duration)</c>). A record failed this way is reported (its task, handler or callback) with a
     /// <see cref="ProduceException"/> of <see cref="ErrorCode.RequestTimedOut"/>; <see cref="ProduceException.PossiblyPersisted"/> is
     /// set when a send of it was still outstanding, since the broker may yet write it. New records are refused with
-    /// <see cref="ObjectDisposedException"/> from the start of the call. Closing a closed producer returns at once.
+    /// <see cref="ObjectDisposedException"/> from the start of the call. A second call (or a dispose) waits for the first close to finish,
+    /// with the first call's timeout.
     /// </summary>
     /// <param name="timeout">How long to wait for the pending records (measured on <see cref="ProducerOptions.TimeProvider"/>);
     /// <see cref="TimeSpan.Zero"/> fails them at once, <see cref="Timeout.InfiniteTimeSpan"/> waits for each one's delivery timeout.</param>
@@ -328,16 +332,37 @@ public sealed partial class Producer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The close timeout must be zero or positive, or Timeout.InfiniteTimeSpan.");
         }
 
+        TaskCompletionSource? earlier;
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_sync)
         {
-            if (_disposed)
+            earlier = _closing;
+            if (earlier is null)
             {
-                return;
+                _closing = mine;
+                _disposed = true;
             }
-
-            _disposed = true;
         }
 
+        if (earlier is not null)
+        {
+            // Closed or closing: wait for that close (with its timeout), so the producer is closed when this call returns too.
+            await earlier.Task.ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await CloseCoreAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            mine.TrySetResult();
+        }
+    }
+
+    private async Task CloseCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
         try
         {
             using var timer = new CancellationTokenSource(timeout, _time); // measured on the producer's clock, as the delivery timeout

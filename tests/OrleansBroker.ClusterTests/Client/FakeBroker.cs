@@ -264,6 +264,9 @@ internal sealed class HeldDeliveries(int capacity)
     private TaskCompletionSource _nextArrival = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _arrived;
 
+    /// <summary>Every call held so far, in arrival order, and whether it was released (for failure messages).</summary>
+    private readonly List<(ProduceCall Call, bool Released)> _log = [];
+
     /// <summary>Calls held so far (released or not).</summary>
     public int Arrived
     {
@@ -303,6 +306,29 @@ internal sealed class HeldDeliveries(int capacity)
             var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _arrivalWaiters.Add((count, signal));
             return signal.Task;
+        }
+    }
+
+    /// <summary>As <see cref="WaitForArrivedAsync(int)"/>, failing after <paramref name="timeout"/> with what did arrive.</summary>
+    /// <param name="count">Total held calls to wait for.</param>
+    /// <param name="timeout">Longest wait.</param>
+    /// <returns>A task completing then.</returns>
+    /// <exception cref="TimeoutException">Fewer calls arrived; the message lists the ones that did (sequence, released or waiting).</exception>
+    public async Task WaitForArrivedAsync(int count, TimeSpan timeout)
+    {
+        try
+        {
+            await WaitForArrivedAsync(count).WaitAsync(timeout);
+        }
+        catch (TimeoutException ex)
+        {
+            string arrived;
+            lock (_sync)
+            {
+                arrived = string.Join(", ", _log.Select(c => $"s{c.Call.Header.BaseSequence}{(c.Released ? "" : " (waiting)")}"));
+            }
+
+            throw new TimeoutException($"{Arrived} of {count} produce calls arrived within {timeout.TotalSeconds} s: {arrived}.", ex);
         }
     }
 
@@ -358,6 +384,7 @@ internal sealed class HeldDeliveries(int capacity)
             _arrived++;
             var tcs = new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiting.Add((call, tcs));
+            _log.Add((call, false));
             reply = tcs.Task;
             for (int i = _arrivalWaiters.Count - 1; i >= 0; i--)
             {
@@ -388,6 +415,10 @@ internal sealed class HeldDeliveries(int capacity)
         {
             batch = [.. _waiting];
             _waiting.Clear();
+            for (int i = 0; i < _log.Count; i++)
+            {
+                _log[i] = (_log[i].Call, true);
+            }
         }
 
         IReadOnlyList<int> order = chooseOrder(batch.Count);

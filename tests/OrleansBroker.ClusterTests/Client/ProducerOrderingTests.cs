@@ -52,10 +52,10 @@ public sealed class ProducerOrderingTests : IAsyncLifetime
     {
         // The producer's sends may be issued by another thread (the one still issuing the partition's previous send): wait for the
         // first to arrive rather than read a count that may still be growing.
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        await held.WaitForArrivedAsync(1, Guard);
         int firstRound = held.Waiting;
         held.ReleaseOldestLast();
-        await held.WaitForArrivedAsync(BatchesPerBurst).WaitAsync(Guard);
+        await held.WaitForArrivedAsync(BatchesPerBurst, Guard);
         held.ReleaseOldestLast();
         return firstRound;
     }
@@ -148,7 +148,7 @@ public sealed class ProducerOrderingTests : IAsyncLifetime
         HeldDeliveries held = _broker.HoldProduceCalls(BatchesPerBurst);
 
         List<Task<DeliveryResult>> sends = ProduceBurst(producer, P0, "r", 1, BatchesPerBurst);
-        await held.WaitForArrivedAsync(BatchesPerBurst).WaitAsync(Guard); // all five are sent before any is answered
+        await held.WaitForArrivedAsync(BatchesPerBurst, Guard); // all five are sent before any is answered
         int firstRound = held.Waiting;
         held.ReleaseOldestLast(); // r2..r5 are out of order (the partition expects r1) and are resent after it
         DeliveryResult[] delivered = await Task.WhenAll(sends).WaitAsync(Guard);
@@ -171,9 +171,9 @@ public sealed class ProducerOrderingTests : IAsyncLifetime
         HeldDeliveries held = _broker.HoldProduceCalls(2 * BatchesPerBurst - 1);
 
         List<Task<DeliveryResult>> sends = ProduceBurst(producer, P0, "r", 1, BatchesPerBurst);
-        await held.WaitForArrivedAsync(BatchesPerBurst).WaitAsync(Guard); // released before all five arrived, r5 would go with the resends
+        await held.WaitForArrivedAsync(BatchesPerBurst, Guard); // released before all five arrived, r5 would go with the resends
         held.ReleaseOldestLast();
-        await held.WaitForArrivedAsync(2 * BatchesPerBurst - 1).WaitAsync(Guard);
+        await held.WaitForArrivedAsync(2 * BatchesPerBurst - 1, Guard);
         int resentTogether = held.Waiting;
         IReadOnlyList<ProduceCall> resends = held.Release([0, 1, 2, 3]);
         DeliveryResult[] delivered = await Task.WhenAll(sends).WaitAsync(Guard);

@@ -748,6 +748,26 @@ public sealed class ProducerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CloseAsync_SecondCallWhileTheFirstWaits_ReturnsOnlyWhenTheFirstHasClosed()
+    {
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+
+        Task first = producer.CloseAsync(TimeSpan.FromSeconds(5));
+        Task second = producer.DisposeAsync().AsTask();
+        bool secondReturnedEarly = second.IsCompleted;
+        _time.Advance(TimeSpan.FromSeconds(5));
+        await Task.WhenAll(first, second).WaitAsync(Guard);
+
+        Assert.False(secondReturnedEarly); // it returned with the record still pending before
+        await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard));
+        Assert.Equal(0, producer.PendingCount);
+    }
+
+    [Fact]
     public async Task CloseAsync_NegativeTimeout_ThrowsAndLeavesProducerOpen()
     {
         Producer producer = Create();
