@@ -60,6 +60,9 @@ public sealed partial class Producer : IAsyncDisposable
     private const int MaxPooledBuilders = 32;
     private const int MaxPooledRecordLists = 8;
 
+    /// <summary>The longest timeout a timer measures (<c>uint.MaxValue - 1</c> ms); a longer close timeout means no limit.</summary>
+    private const double MaxTimerMs = uint.MaxValue - 1.0;
+
     [ThreadStatic]
     private static Effects? t_effects;
 
@@ -96,6 +99,9 @@ public sealed partial class Producer : IAsyncDisposable
 
     /// <summary>Completed when the first <see cref="CloseAsync"/> has closed the producer; set (under <see cref="_sync"/>) when it starts.</summary>
     private TaskCompletionSource? _closing;
+
+    /// <summary>Cancelled by a later <see cref="CloseAsync"/> whose own limit passed: ends the first close's wait.</summary>
+    private CancellationTokenSource? _closeForce;
 
     internal Producer(IBrokerTransport transport, ProducerOptions? options, ILoggerFactory? loggerFactory = null, Random? random = null)
     {
@@ -317,8 +323,9 @@ public sealed partial class Producer : IAsyncDisposable
     /// and dispatcher (Kafka's <c>close(Duration)</c>). A record failed this way is reported (its task, handler or callback) with a
     /// <see cref="ProduceException"/> of <see cref="ErrorCode.RequestTimedOut"/>; <see cref="ProduceException.PossiblyPersisted"/> is
     /// set when a send of it was still outstanding, since the broker may yet write it. New records are refused with
-    /// <see cref="ObjectDisposedException"/> from the start of the call. A second call (or a dispose) waits for the first close to finish,
-    /// with the first call's timeout.
+    /// <see cref="ObjectDisposedException"/> from the start of the call. A later call (or a dispose) while a close waits waits for it up to
+    /// its own timeout, then forces it (a <c>CloseAsync(TimeSpan.Zero)</c> from another thread ends a waiting dispose). A timeout beyond
+    /// what a timer measures (about 49.7 days) means no limit.
     /// </summary>
     /// <param name="timeout">How long to wait for the pending records (measured on <see cref="ProducerOptions.TimeProvider"/>);
     /// <see cref="TimeSpan.Zero"/> fails them at once, <see cref="Timeout.InfiniteTimeSpan"/> waits for each one's delivery timeout.</param>
@@ -332,7 +339,13 @@ public sealed partial class Producer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The close timeout must be zero or positive, or Timeout.InfiniteTimeSpan.");
         }
 
+        if (timeout.TotalMilliseconds > MaxTimerMs)
+        {
+            timeout = Timeout.InfiniteTimeSpan; // beyond what a timer measures (~49.7 days): no limit, as Kafka's close(Long.MAX_VALUE)
+        }
+
         TaskCompletionSource? earlier;
+        CancellationTokenSource force;
         var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_sync)
         {
@@ -340,20 +353,33 @@ public sealed partial class Producer : IAsyncDisposable
             if (earlier is null)
             {
                 _closing = mine;
+                _closeForce = new CancellationTokenSource();
                 _disposed = true;
             }
+
+            force = _closeForce!;
         }
 
         if (earlier is not null)
         {
-            // Closed or closing: wait for that close (with its timeout), so the producer is closed when this call returns too.
-            await earlier.Task.ConfigureAwait(false);
+            // A close is under way (or done): wait for it up to this call's own limit, then force it (Kafka: close(0) from another
+            // thread ends a close() that waits), so the producer is closed and every record reported when this call returns too.
+            try
+            {
+                await earlier.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                await force.CancelAsync().ConfigureAwait(false);
+                await earlier.Task.ConfigureAwait(false);
+            }
+
             return;
         }
 
         try
         {
-            await CloseCoreAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await CloseCoreAsync(timeout, force.Token, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -361,23 +387,30 @@ public sealed partial class Producer : IAsyncDisposable
         }
     }
 
-    private async Task CloseCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task CloseCoreAsync(TimeSpan timeout, CancellationToken force, CancellationToken cancellationToken)
     {
         try
         {
-            using var timer = new CancellationTokenSource(timeout, _time); // measured on the producer's clock, as the delivery timeout
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
-            if (timeout == TimeSpan.Zero)
+            // Measured on the producer's clock, as the delivery timeout.
+            using var timer = timeout == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(timeout, _time);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token, force);
+            bool forced = timeout == TimeSpan.Zero || limit.IsCancellationRequested;
+            if (!forced)
             {
-                await limit.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await FlushAsync(limit.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (limit.IsCancellationRequested)
+                {
+                    forced = true;
+                }
             }
 
-            try
+            if (forced)
             {
-                await FlushAsync(limit.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (limit.IsCancellationRequested)
-            {
+                // Without a flush first: a close(0) sends nothing, so unsent records fail as known not written and only those with a
+                // send outstanding as possibly persisted.
                 FailPendingOnClose(timeout);
             }
         }
@@ -1510,7 +1543,12 @@ public sealed partial class Producer : IAsyncDisposable
                     // A batch with a send in flight (it may still land at a partition that has not seen the newer epoch) or of unknown
                     // outcome may be in the log: say so, or a record stored there is reported as known not to be.
                     bool possiblyPersisted = b.State == BatchState.InFlight || b.MayHaveBeenWritten || b.Error?.PossiblyPersisted == true;
-                    CompleteLocked(b, b.State == BatchState.Acked ? null : possiblyPersisted ? error.AsPossiblyPersisted() : error);
+                    CompleteLocked(b, b.State switch
+                    {
+                        BatchState.Acked => null,
+                        BatchState.Failed when b.Error is not null => b.Error, // its own outcome was known before this one
+                        _ => possiblyPersisted ? error.AsPossiblyPersisted() : error,
+                    });
                 }
 
                 p.Window.Clear();

@@ -767,6 +767,78 @@ public sealed class ProducerTests : IAsyncLifetime
         Assert.Equal(0, producer.PendingCount);
     }
 
+    [Theory]
+    [InlineData(60)] // days: beyond the ~49.7 days a timer measures
+    [InlineData(-2)] // TimeSpan.MaxValue
+    public async Task CloseAsync_TimeoutBeyondTimerRange_WaitsWithoutLimitAndReportsTheRecord(int days)
+    {
+        // Found in review: the timer's ArgumentOutOfRangeException escaped after the producer was marked closed, and the record
+        // acknowledged after that was never reported.
+        TimeSpan timeout = days < 0 ? TimeSpan.MaxValue : TimeSpan.FromDays(days);
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+
+        Task close = producer.CloseAsync(timeout);
+        held.Release([0]);
+        await close.WaitAsync(Guard);
+
+        Assert.Equal(1, (await pending.WaitAsync(Guard)).Offset);
+    }
+
+    [Fact]
+    public async Task CloseAsync_ZeroTimeoutFromAnotherCallerWhileDisposeWaits_ForcesTheClose()
+    {
+        // Kafka: close(0) from another thread ends a close() that waits.
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        Task first = producer.DisposeAsync().AsTask(); // no limit: waits on the stopped fake clock
+
+        await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
+
+        Assert.Equal(0, producer.PendingCount);
+        Assert.Equal(ErrorCode.RequestTimedOut, (await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard))).ErrorCode);
+        await first.WaitAsync(Guard);
+    }
+
+    [Fact]
+    public async Task CloseAsync_ZeroTimeout_FailsUnsentRecordsWithoutSendingThem()
+    {
+        // Found in review: close(0) flushed first, so a lingering batch was sent and then reported as failed (possibly persisted).
+        Producer producer = Create(new ProducerOptions { LingerMs = 60_000, SendWhenIdle = false });
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("x"));
+
+        await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard));
+        Assert.Empty(_broker.ProduceCalls);
+        Assert.False(error.PossiblyPersisted); // never sent: known not to be in the log
+    }
+
+    [Fact]
+    public async Task CloseAsync_BatchAlreadyRefusedBehindAnInFlightOne_KeepsItsOwnError()
+    {
+        // Found in review: the forced close (and a fence) replaced a batch's own, already known failure by its own error.
+        Producer producer = Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard); // the partition holds the producer's state: the window opens
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> b = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        _broker.OnProduce = _ => Task.FromResult(ProduceResult.Failed(ErrorCode.InvalidRecord, "refused"));
+        Task<DeliveryResult> c = producer.ProduceAsync("t", Text("c")); // sent and refused at once, reported only after b (offset order)
+
+        await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
+
+        Assert.Equal(3, _broker.ProduceCalls.Count);
+        Assert.Equal(ErrorCode.RequestTimedOut, (await Assert.ThrowsAsync<ProduceException>(() => b.WaitAsync(Guard))).ErrorCode);
+        Assert.Equal(ErrorCode.InvalidRecord, (await Assert.ThrowsAsync<ProduceException>(() => c.WaitAsync(Guard))).ErrorCode);
+    }
+
     [Fact]
     public async Task CloseAsync_NegativeTimeout_ThrowsAndLeavesProducerOpen()
     {
