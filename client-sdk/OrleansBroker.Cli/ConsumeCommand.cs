@@ -54,7 +54,7 @@ internal static class ConsumeCommand
     private static async Task<int> RunAsync(Settings s, ParseResult parse, CancellationToken cancellationToken)
     {
         await using BrokerClient client = await Common.ConnectAsync(parse, cancellationToken);
-        TopicDescription topic = await client.Admin.DescribeTopicAsync(s.Topic, cancellationToken);
+        TopicDescription topic = await client.Admin.GetTopicMetadataAsync(s.Topic, cancellationToken); // created here with Broker:AutoCreateTopics
         if (s.Partition is int only && only >= topic.PartitionCount)
         {
             throw new AdminException(ErrorCode.UnknownTopicOrPartition, $"Topic '{s.Topic}' has {topic.PartitionCount} partition{(topic.PartitionCount == 1 ? "" : "s")}; there is no partition {only}.", null, s.Topic);

@@ -53,7 +53,7 @@ internal static class ProduceCommand
 
         var stopwatch = Stopwatch.StartNew();
         await using BrokerClient client = await Common.ConnectAsync(parse, cancellationToken);
-        TopicDescription topic = await client.Admin.DescribeTopicAsync(s.Topic, cancellationToken);
+        TopicDescription topic = await client.Admin.GetTopicMetadataAsync(s.Topic, cancellationToken); // created here with Broker:AutoCreateTopics
         if (s.Partition is int p && p >= topic.PartitionCount)
         {
             throw new AdminException(ErrorCode.UnknownTopicOrPartition, $"Topic '{s.Topic}' has {topic.PartitionCount} partition{(topic.PartitionCount == 1 ? "" : "s")}; there is no partition {p}.", null, s.Topic);

@@ -68,6 +68,27 @@ public sealed class AdminClient
         return Unwrap(result, name);
     }
 
+    /// <summary>
+    /// Describes a topic as a producer's metadata request does (Kafka's <c>Metadata</c> with <c>allow_auto_topic_creation</c>): a topic that
+    /// does not exist is created first (<c>Broker:DefaultPartitions</c> partitions, default settings) when the broker runs with
+    /// <c>Broker:AutoCreateTopics</c>; otherwise the same as <see cref="DescribeTopicAsync"/>.
+    /// </summary>
+    /// <param name="name">Topic name.</param>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
+    /// <returns>The topic: name, partition count, settings.</returns>
+    /// <exception cref="AdminException"><see cref="ErrorCode.UnknownTopicOrPartition"/> (auto-creation off), <see cref="ErrorCode.InvalidTopic"/>,
+    /// or <see cref="ErrorCode.RequestTimedOut"/>.</exception>
+    public async Task<TopicDescription> GetTopicMetadataAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (!TopicName.IsValid(name, out string? reason))
+        {
+            throw new AdminException(ErrorCode.InvalidTopic, reason!, null, name);
+        }
+
+        TopicResult result = await CallAsync(() => _transport.GetTopicMetadataAsync(name, allowAutoTopicCreation: true), idempotent: true, $"Reading the metadata of topic '{name}'", name, cancellationToken).ConfigureAwait(false);
+        return Unwrap(result, name);
+    }
+
     /// <summary>Lists every topic, ordered by name.</summary>
     /// <param name="cancellationToken">Stops waiting for the reply.</param>
     /// <returns>The topics.</returns>

@@ -1688,7 +1688,7 @@ public sealed partial class Producer : IAsyncDisposable
             ProduceException? failure;
             try
             {
-                TopicResult result = await CallFaults.WithDeadline(_transport.DescribeTopicAsync(t.Name), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
+                TopicResult result = await CallFaults.WithDeadline(_transport.GetTopicMetadataAsync(t.Name, allowAutoTopicCreation: true), _options.RequestTimeout, _time, _transport).ConfigureAwait(false);
                 if (result.Error == ErrorCode.None && result.Topic is { } description)
                 {
                     var fx = new Effects();

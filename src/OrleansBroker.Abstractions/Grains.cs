@@ -54,6 +54,18 @@ public interface ITopicCatalogGrain : IGrainWithIntegerKey
     [Alias("DescribeTopic")]
     Task<TopicResult> DescribeTopicAsync(string name);
 
+    /// <summary>
+    /// Kafka's <c>Metadata</c> request for one topic with <c>allow_auto_topic_creation</c>: describes the topic, and when it does not
+    /// exist, <paramref name="allowAutoTopicCreation"/> is true and the broker runs with <c>Broker:AutoCreateTopics</c>, creates it
+    /// first with <c>Broker:DefaultPartitions</c> partitions and the default settings (as the broker does on a produce to the partition).
+    /// </summary>
+    /// <param name="name">Topic name.</param>
+    /// <param name="allowAutoTopicCreation">Whether the caller lets the broker create a missing topic (producers and consumers do;
+    /// administrative describes do not).</param>
+    /// <returns>The topic, or the errors of <see cref="DescribeTopicAsync"/> and, when creating, of <see cref="CreateTopicAsync"/>.</returns>
+    [Alias("GetTopicMetadata")]
+    Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation);
+
     /// <summary>Lists every topic, ordered by name.</summary>
     /// <returns>The topics.</returns>
     [Alias("ListTopics")]

@@ -24,6 +24,9 @@ internal interface IBrokerTransport
     /// <summary><see cref="ITopicCatalogGrain.DescribeTopicAsync"/>.</summary>
     Task<TopicResult> DescribeTopicAsync(string name);
 
+    /// <summary><see cref="ITopicCatalogGrain.GetTopicMetadataAsync"/>.</summary>
+    Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation);
+
     /// <summary><see cref="ITopicCatalogGrain.ListTopicsAsync"/>.</summary>
     Task<IReadOnlyList<TopicDescription>> ListTopicsAsync();
 
@@ -76,6 +79,9 @@ internal sealed class GrainBrokerTransport(IGrainFactory grains, ConnectionMonit
 
     public Task<TopicResult> DescribeTopicAsync(string name) =>
         grains.GetGrain<ITopicCatalogGrain>(0).DescribeTopicAsync(name);
+
+    public Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation) =>
+        grains.GetGrain<ITopicCatalogGrain>(0).GetTopicMetadataAsync(name, allowAutoTopicCreation);
 
     public Task<IReadOnlyList<TopicDescription>> ListTopicsAsync() =>
         grains.GetGrain<ITopicCatalogGrain>(0).ListTopicsAsync();

@@ -103,6 +103,25 @@ internal sealed partial class TopicCatalogGrain : Grain, ITopicCatalogGrain
     }
 
     /// <inheritdoc />
+    public async Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation)
+    {
+        TopicResult described = await DescribeTopicAsync(name);
+        if (described.Error != ErrorCode.UnknownTopicOrPartition || !allowAutoTopicCreation || !_options.AutoCreateTopics)
+        {
+            return described;
+        }
+
+        // Calls to this grain do not interleave: nobody can create the topic between the describe and the create.
+        TopicResult created = await CreateTopicAsync(name, _options.DefaultPartitions, settings: null);
+        if (created.Error == ErrorCode.None)
+        {
+            LogAutoCreated(_logger, name, _options.DefaultPartitions);
+        }
+
+        return created;
+    }
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<TopicDescription>> ListTopicsAsync()
     {
         IReadOnlyList<TopicDescription> topics = [.. _state.State.Topics.Values.OrderBy(t => t.Name, StringComparer.Ordinal)];
@@ -117,4 +136,7 @@ internal sealed partial class TopicCatalogGrain : Grain, ITopicCatalogGrain
 
     [LoggerMessage(2, LogLevel.Error, "Topic catalog could not write its state while creating {Topic}; deactivating to reload")]
     private static partial void LogWriteFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Information, "Auto-created topic {Topic} with {PartitionCount} partitions for a client's metadata request (Broker:AutoCreateTopics)")]
+    private static partial void LogAutoCreated(ILogger logger, string topic, int partitionCount);
 }

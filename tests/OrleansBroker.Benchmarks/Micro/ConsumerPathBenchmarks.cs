@@ -103,6 +103,8 @@ public class ConsumerPathBenchmarks
         public Task<TopicResult> DescribeTopicAsync(string name) =>
             Task.FromResult(new TopicResult(ErrorCode.None, null, new TopicDescription(name, _partitions, new TopicSettings())));
 
+        public Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation) => DescribeTopicAsync(name);
+
         public Task<IReadOnlyList<TopicDescription>> ListTopicsAsync() => throw new NotSupportedException();
 
         public Task<InitProducerIdResult> InitProducerIdAsync(InitProducerIdRequest request) => throw new NotSupportedException();

@@ -71,6 +71,8 @@ public class ProducerPathBenchmarks
         public Task<TopicResult> DescribeTopicAsync(string name) =>
             Task.FromResult(new TopicResult(ErrorCode.None, null, new TopicDescription(name, partitions, new TopicSettings())));
 
+        public Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation) => DescribeTopicAsync(name);
+
         public Task<InitProducerIdResult> InitProducerIdAsync(InitProducerIdRequest request) =>
             Task.FromResult(new InitProducerIdResult(ErrorCode.None, 1, 0));
 

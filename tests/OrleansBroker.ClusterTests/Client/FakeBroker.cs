@@ -183,6 +183,15 @@ internal sealed class FakeBroker : IBrokerTransport
         }
     }
 
+    /// <summary>Metadata requests (producers use them), in order: the topic name and whether auto-creation was allowed.</summary>
+    public ConcurrentQueue<(string Name, bool AllowAutoTopicCreation)> MetadataRequests { get; } = new();
+
+    public Task<TopicResult> GetTopicMetadataAsync(string name, bool allowAutoTopicCreation)
+    {
+        MetadataRequests.Enqueue((name, allowAutoTopicCreation));
+        return DescribeTopicAsync(name);
+    }
+
     public Task<IReadOnlyList<TopicDescription>> ListTopicsAsync()
     {
         lock (_sync)

@@ -840,6 +840,18 @@ public sealed class ProducerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Produce_TopicMetadata_RequestedOnceWithAutoCreationAllowed()
+    {
+        // As Kafka's producers do (Metadata with allow_auto_topic_creation): a broker running with Broker:AutoCreateTopics creates it.
+        Producer producer = Create();
+
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        await producer.ProduceAsync("t", Text("b")).WaitAsync(Guard);
+
+        Assert.Equal([("t", true)], _broker.MetadataRequests);
+    }
+
+    [Fact]
     public async Task CloseAsync_NegativeTimeout_ThrowsAndLeavesProducerOpen()
     {
         Producer producer = Create();

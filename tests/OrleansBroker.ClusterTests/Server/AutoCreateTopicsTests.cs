@@ -1,4 +1,5 @@
 using Orleans.TestingHost;
+using OrleansBroker.Client;
 using OrleansBroker.ClusterTests.Infrastructure;
 using OrleansBroker.Server.Grains;
 
@@ -56,5 +57,47 @@ public sealed class AutoCreateTopicsTests(AutoCreateBrokerClusterFixture fixture
 
         Assert.Equal(ErrorCode.UnknownTopicOrPartition, result.Error);
         Assert.DoesNotContain(await fixture.GrainFactory.GetGrain<ITopicCatalogGrain>(TopicCatalogGrain.Key).ListTopicsAsync(), t => t.Name.Contains('/', StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Produce_SdkToUnknownTopicWithAutoCreate_TopicCreatedWithDefaultPartitionsAndRecordAcknowledged()
+    {
+        // Found by a new user: the SDK asked the catalog for the topic's metadata first, was told it did not exist, and failed before
+        // any call reached a partition (the only place that auto-created): the setting did nothing for clients.
+        string topic = "auto-sdk-" + Guid.NewGuid().ToString("N");
+        await using BrokerClient client = BrokerClient.FromClusterClient(fixture.Client);
+        await using Producer producer = client.CreateProducer(new ProducerOptions { LingerMs = 0, DeliveryTimeout = TimeSpan.FromSeconds(30) });
+
+        DeliveryResult ack = await producer.ProduceAsync(new TopicPartition(topic, 2), Message.FromString("first")).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((2, 0L, false), (ack.Partition, ack.Offset, ack.IsDuplicate));
+        Assert.Equal(3, (await client.Admin.DescribeTopicAsync(topic)).PartitionCount);
+    }
+
+    [Fact]
+    public async Task GetTopicMetadataAsync_AdminWithAutoCreate_CreatesTheTopicButDescribeDoesNot()
+    {
+        string described = "auto-describe-" + Guid.NewGuid().ToString("N");
+        string metadata = "auto-metadata-" + Guid.NewGuid().ToString("N");
+        await using BrokerClient client = BrokerClient.FromClusterClient(fixture.Client);
+
+        AdminException error = await Assert.ThrowsAsync<AdminException>(() => client.Admin.DescribeTopicAsync(described));
+        TopicDescription created = await client.Admin.GetTopicMetadataAsync(metadata);
+
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, error.ErrorCode); // an administrative describe never creates
+        Assert.Equal((metadata, 3), (created.Name, created.PartitionCount));
+        Assert.Equal([metadata], (await client.Admin.ListTopicsAsync()).Select(t => t.Name).Where(n => n == metadata || n == described));
+    }
+
+    [Fact]
+    public async Task GetTopicMetadataAsync_AutoCreationNotAllowedByTheCaller_ReturnsUnknownTopic()
+    {
+        string topic = "auto-not-allowed-" + Guid.NewGuid().ToString("N");
+        ITopicCatalogGrain catalog = fixture.GrainFactory.GetGrain<ITopicCatalogGrain>(TopicCatalogGrain.Key);
+
+        TopicResult result = await catalog.GetTopicMetadataAsync(topic, allowAutoTopicCreation: false);
+
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, result.Error);
+        Assert.Equal(ErrorCode.UnknownTopicOrPartition, (await catalog.DescribeTopicAsync(topic)).Error);
     }
 }
