@@ -14,11 +14,11 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 # Into a staging directory, renamed into place when complete (as the tests' own installer does): .azurite is whole or absent.
 staging="$root/.azurite.staging-$$"
+trap 'rm -rf "$staging"' EXIT # also when npm fails (set -e) or the script is interrupted
 rm -rf "$staging"
 mkdir -p "$staging"
 npm install --prefix "$staging" "azurite@$version" --no-audit --no-fund
 if ! mv -T "$staging" "$root/.azurite" 2>/dev/null; then
-  rm -rf "$staging"
-  [[ -x "$root/.azurite/node_modules/.bin/azurite" ]] || { echo "azurite: could not move the install into $root/.azurite" >&2; exit 1; }
+  [[ -x "$root/.azurite/node_modules/.bin/azurite" ]] || { echo "azurite: $root/.azurite holds an incomplete install; delete it and run this script again" >&2; exit 1; }
 fi
 echo "azurite: installed $version in $root/.azurite"

@@ -148,11 +148,17 @@ public sealed class SiloHostSettings
         {
             var matches = targets
                 .Select(t => (Target: t, Property: t.GetType().GetProperty(child.Key, Public | BindingFlags.IgnoreCase)))
-                .Where(m => m.Property is { } p && p.GetSetMethod() is not null)
+                .Where(m => m.Property is { } p && IsSetting(p))
                 .ToList();
+            if (matches.Count == 0 && child.Key.Equals(nameof(AzureStorageBrokerOptions.ConnectionString), StringComparison.OrdinalIgnoreCase))
+            {
+                failures.Add($"{child.Path} is not read: set the connection string as ConnectionStrings:{SiloHostOptions.AzureStorageConnectionStringName} (environment: ConnectionStrings__{SiloHostOptions.AzureStorageConnectionStringName}).");
+                continue;
+            }
+
             if (matches.Count == 0)
             {
-                string[] known = [.. targets.SelectMany(t => t.GetType().GetProperties(Public)).Where(p => p.GetSetMethod() is not null).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)];
+                string[] known = [.. targets.SelectMany(t => t.GetType().GetProperties(Public)).Where(IsSetting).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)];
                 string nearest = known.MinBy(k => Levenshtein.GetDistance(k.ToUpperInvariant(), child.Key.ToUpperInvariant())) ?? string.Empty;
                 bool close = nearest.Length > 0 && Levenshtein.GetDistance(nearest.ToUpperInvariant(), child.Key.ToUpperInvariant()) <= Math.Max(2, child.Key.Length / 3);
                 failures.Add(close
@@ -171,6 +177,16 @@ public sealed class SiloHostSettings
             }
         }
     }
+
+    /// <summary>
+    /// A property read from configuration. The Azure Storage connection string and client have setters but the host reads
+    /// <c>ConnectionStrings:AzureStorage</c> instead (<see cref="SiloHostOptions.CopyAzureStorage"/>): set under <c>Broker:AzureStorage</c>
+    /// they would be ignored in silence.
+    /// </summary>
+    private static bool IsSetting(PropertyInfo property) =>
+        property.GetSetMethod() is not null
+        && !(property.DeclaringType == typeof(AzureStorageBrokerOptions)
+            && property.Name is nameof(AzureStorageBrokerOptions.ConnectionString) or nameof(AzureStorageBrokerOptions.BlobServiceClient));
 
     private static void CheckEnum<TEnum>(IConfigurationSection section, string key, List<string> failures, HashSet<string> skip)
         where TEnum : struct, Enum

@@ -295,25 +295,36 @@ public sealed class Azurite : IAsyncDisposable
             string staging = installDirectory + ".staging-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
             DeleteQuietly(staging);
             Directory.CreateDirectory(staging);
-            string[] npmArguments = ["install", "--prefix", staging, $"azurite@{Version}", "--no-audit", "--no-fund"];
-            var stopwatch = Stopwatch.StartNew();
-            var (exitCode, output) = await RunToEndAsync(OperatingSystem.IsWindows() ? "npm.cmd" : "npm", npmArguments, InstallTimeout, cancellationToken);
-            LastInstallDuration = stopwatch.Elapsed;
-            if (exitCode != 0 || FindExecutable(command, staging, searchPath: false) is null)
-            {
-                DeleteQuietly(staging);
-                throw new InvalidOperationException(
-                    $"Installing Azurite failed (exit code {exitCode}): npm {string.Join(' ', npmArguments)}. Run .ci/install-azurite.sh, or set {ConnectionStringVariable}.\n{output}");
-            }
-
             try
             {
-                Directory.Move(staging, installDirectory);
+                string[] npmArguments = ["install", "--prefix", staging, $"azurite@{Version}", "--no-audit", "--no-fund"];
+                var stopwatch = Stopwatch.StartNew();
+                var (exitCode, output) = await RunToEndAsync(OperatingSystem.IsWindows() ? "npm.cmd" : "npm", npmArguments, InstallTimeout, cancellationToken);
+                LastInstallDuration = stopwatch.Elapsed;
+                if (exitCode != 0 || FindExecutable(command, staging, searchPath: false) is null)
+                {
+                    throw new InvalidOperationException(
+                        $"Installing Azurite failed (exit code {exitCode}): npm {string.Join(' ', npmArguments)}. Run .ci/install-azurite.sh, or set {ConnectionStringVariable}.\n{output}");
+                }
+
+                try
+                {
+                    Directory.Move(staging, installDirectory);
+                }
+                catch (IOException) when (FindExecutable(command, installDirectory, searchPath: false) is not null)
+                {
+                    // Another process renamed its install into place first.
+                }
+                catch (IOException ex)
+                {
+                    // Not a complete install in the way (one an earlier installer left half-written by npm): not replaced under a
+                    // process that may be using it.
+                    throw new InvalidOperationException($"{installDirectory} holds no '{command}' (an incomplete install). Delete {installDirectory} and run .ci/install-azurite.sh.", ex);
+                }
             }
-            catch (IOException) when (FindExecutable(command, installDirectory, searchPath: false) is not null)
+            finally
             {
-                // Another process renamed its install into place first.
-                DeleteQuietly(staging);
+                DeleteQuietly(staging); // also after a failed, timed-out or cancelled npm: a staging directory of another process id is never reused
             }
 
             found = FindExecutable(command, installDirectory, searchPath: false)

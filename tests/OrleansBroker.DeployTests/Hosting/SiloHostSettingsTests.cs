@@ -178,6 +178,47 @@ public sealed class SiloHostSettingsTests
         Assert.Empty(Read().ChangedBrokerSettings);
     }
 
+    [Theory]
+    [InlineData("Broker:AzureStorage:ConnectionString")]
+    [InlineData("Broker:ConnectionString")]
+    public void Read_ConnectionStringUnderBroker_FailsNamingWhereItIsRead(string key)
+    {
+        // Found in review: accepted by the unknown-key check (the options class has the property) but never read by the host.
+        SiloHostSettings settings = Read(("Broker:Storage", "AzureStorage"), ("ConnectionStrings:AzureStorage", ConnectionString), (key, "UseDevelopmentStorage=true"));
+
+        Assert.Equal([$"{key} is not read: set the connection string as ConnectionStrings:AzureStorage (environment: ConnectionStrings__AzureStorage)."], settings.Failures);
+    }
+
+    [Fact]
+    public void Read_AzureStorageClientKey_FailsAsNoSetting()
+    {
+        SiloHostSettings settings = Read(("Broker:AzureStorage:BlobServiceClient", "x"));
+
+        Assert.StartsWith("Broker:AzureStorage:BlobServiceClient is not a setting", Assert.Single(settings.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_MisspeltConnectionString_DoesNotSuggestTheKeyTheHostIgnores()
+    {
+        SiloHostSettings settings = Read(("Broker:AzureStorage:ConectionString", "UseDevelopmentStorage=true"));
+
+        Assert.DoesNotContain("did you mean Broker:AzureStorage:ConnectionString", Assert.Single(settings.Failures), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Broker:", "1")]
+    [InlineData("Broker::X", "1")]
+    [InlineData("Broker:AzureStorage", "")]
+    [InlineData("Broker:AzureStorage:", "x")]
+    [InlineData("Broker:SiloPort:0", "1")]
+    [InlineData("Broker:0", "x")]
+    public void Read_OddKeys_ReportedWithoutThrowing(string key, string value)
+    {
+        SiloHostSettings settings = Read((key, value));
+
+        Assert.All(settings.Failures, f => Assert.False(string.IsNullOrWhiteSpace(f)));
+    }
+
     private static SiloHostSettings Read(params (string Key, string Value)[] values) =>
         SiloHostSettings.Read(new ConfigurationBuilder()
             .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
