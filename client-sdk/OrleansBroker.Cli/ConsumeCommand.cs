@@ -156,9 +156,10 @@ internal static class ConsumeCommand
             await output.FlushAsync(CancellationToken.None);
             WatermarkOffsets range = await consumer.QueryWatermarkOffsetsAsync(outside, cancellationToken);
             string holds = range.HighWatermark > range.LogStartOffset
-                ? $"it holds offsets {range.LogStartOffset} to {range.HighWatermark - 1}; use --from-beginning, or an --offset in that range"
+                ? $"it holds offsets {range.LogStartOffset} to {range.HighWatermark - 1}; use --from-beginning, or an --offset from {range.LogStartOffset} to {range.HighWatermark} (the end: new records only)"
                 : $"it holds no record (log start offset = high watermark = {range.HighWatermark}); use --from-beginning";
-            throw new ConsumeException(ErrorCode.OffsetOutOfRange, $"Offset {ex.Offset} is outside {outside}: {holds}.", ex, outside, ex.Offset);
+            string every = partitions.Length > 1 ? $" --offset applies to each of the {partitions.Length} partitions; --partition N reads one." : string.Empty;
+            throw new ConsumeException(ErrorCode.OffsetOutOfRange, $"Offset {ex.Offset} is outside {outside}: {holds}.{every}", ex, outside, ex.Offset);
         }
 
         await output.FlushAsync(CancellationToken.None);

@@ -105,7 +105,7 @@ public sealed class CliErrorTests(BrokerFixture fixture) : IClassFixture<BrokerF
 
         Assert.True(consume.ExitCode == 1, consume.Describe());
         Assert.Equal(
-            $"obroker: error: Offset 10 is outside {topic}[0]: it holds offsets 0 to 2; use --from-beginning, or an --offset in that range. (OffsetOutOfRange)",
+            $"obroker: error: Offset 10 is outside {topic}[0]: it holds offsets 0 to 2; use --from-beginning, or an --offset from 0 to 3 (the end: new records only). (OffsetOutOfRange)",
             Assert.Single(consume.StderrLines()));
         Assert.Equal(string.Empty, consume.Stdout());
     }
