@@ -1547,6 +1547,8 @@ public sealed partial class Producer : IAsyncDisposable
                     {
                         BatchState.Acked => null,
                         BatchState.Failed when b.Error is not null => b.Error, // its own outcome was known before this one
+                        _ when !fatal && b.LastError is { } last => new ProduceException(
+                            error.ErrorCode, $"{error.Message} Last send of the batch: {last.Message}", last, p.TopicPartition, null, possiblyPersisted),
                         _ => possiblyPersisted ? error.AsPossiblyPersisted() : error,
                     });
                 }

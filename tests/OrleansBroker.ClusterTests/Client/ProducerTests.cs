@@ -852,6 +852,24 @@ public sealed class ProducerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CloseAsync_BatchBeingRetried_ErrorSaysWhyItWasNotAcknowledged()
+    {
+        // Found by a new user: "closed before acknowledged" read the same whether the broker was down or slow.
+        Producer producer = Create(new ProducerOptions { LingerMs = 0, RetryBackoff = TimeSpan.FromSeconds(1) });
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        _broker.OnProduce = _ => Task.FromResult(ProduceResult.Failed(ErrorCode.NotLeaderOrFollower, "the partition is moving"));
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b")); // refused, waits 1 s (fake clock) to retry
+
+        await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
+
+        ProduceException error = await Assert.ThrowsAsync<ProduceException>(() => pending.WaitAsync(Guard));
+        Assert.Equal(ErrorCode.RequestTimedOut, error.ErrorCode);
+        Assert.EndsWith("Last send of the batch: the partition is moving", error.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCode.NotLeaderOrFollower, Assert.IsType<ProduceException>(error.InnerException).ErrorCode);
+        Assert.False(error.PossiblyPersisted); // the refusal was definite
+    }
+
+    [Fact]
     public async Task CloseAsync_NegativeTimeout_ThrowsAndLeavesProducerOpen()
     {
         Producer producer = Create();
