@@ -31,8 +31,8 @@ namespace OrleansBroker.Client;
 /// 5 positions newer could have been written, so every resend is inside the broker's 5-batch dedup window.</para>
 /// <para><b>Out of order and epoch bump (KIP-360).</b> <see cref="ErrorCode.OutOfOrderSequenceNumber"/> on a batch whose send
 /// started while an older batch of the partition was still unfinished means "wait for the older ones": it is resent after
-/// them, together with the batches after it that were refused the same way, as soon as every older batch is acknowledged (the
-/// batches still in flight keep going). On a batch whose send started when every older batch of the partition was finished (a real gap: an older batch
+/// them, together with the batches after it that were refused the same way, in sequence order, as soon as every older batch is
+/// acknowledged or is itself resent in that order (the batches still in flight keep going). On a batch whose send started when every older batch of the partition was finished (a real gap: an older batch
 /// failed for good), the producer bumps its epoch: (1) no partition sends a batch that was never sent; partitions other
 /// than the gapped ones keep retrying their sent batches in the old epoch until each is acknowledged or fails;
 /// (2) when no call is outstanding, the registry bumps the epoch (<c>InitProducerId(pid, epoch)</c>); (3) every partition's
@@ -830,25 +830,15 @@ public sealed partial class Producer : IAsyncDisposable
 
             if (resend is not null)
             {
-                if (resend.Overtaken && OlderFinished(p, resend))
+                if (resend.Overtaken)
                 {
-                    // The oldest batch to resend overtook an older one in transit and was refused unwritten; every older batch is
-                    // finished now. It and the overtaken batches after it go again at once, in sequence order, as they first went
-                    // (pipelined, within the window, so every resend stays inside the broker's 5-batch dedup window).
-                    if (now >= resend.RetryAt)
-                    {
-                        foreach (ProducerBatch b in p.Window)
-                        {
-                            if (b.State == BatchState.AwaitingResend && b.Overtaken)
-                            {
-                                SendLocked(p, b, now, fx);
-                            }
-                        }
-                    }
-                    else
-                    {
-                        due = resend.RetryAt;
-                    }
+                    // The oldest batch to resend overtook an older one in transit and was refused unwritten. Overtaken batches go again
+                    // in sequence order, pipelined as they first went (within the window, so every resend stays inside the broker's
+                    // 5-batch dedup window), from the oldest, as long as every older batch is finished or is itself one of these ordered
+                    // resends; they stop at an older batch whose first send is still unanswered (it may still overtake them). The
+                    // answers to the first sends arrive in any order (they complete on the thread pool), so a batch refused after the
+                    // others were resent joins them behind the last one instead of waiting for them to be answered.
+                    SendOvertakenInOrderLocked(p, now, fx);
                 }
                 else if (!anyInFlight)
                 {
@@ -942,6 +932,29 @@ public sealed partial class Producer : IAsyncDisposable
     /// </summary>
     private TimeSpan IdleSendAfter(PartitionState p) =>
         p.Window.Count == 0 ? _idleSendSpacing : TimeSpan.FromTicks(Math.Max(_idleSendSpacing.Ticks, 2 * p.RoundTrip.Ticks));
+
+    /// <summary>
+    /// Resends the partition's overtaken batches in sequence order, from the oldest, while every older batch is finished or is itself
+    /// an ordered resend; stops at the first batch that is neither (a first send still unanswered, a batch in retry).
+    /// </summary>
+    private void SendOvertakenInOrderLocked(PartitionState p, DateTimeOffset now, Effects fx)
+    {
+        foreach (ProducerBatch b in p.Window)
+        {
+            if (b.State is BatchState.Acked or BatchState.Failed || (b.State == BatchState.InFlight && b.OrderedResend))
+            {
+                continue;
+            }
+
+            if (b.State != BatchState.AwaitingResend || !b.Overtaken)
+            {
+                return;
+            }
+
+            SendLocked(p, b, now, fx);
+            b.OrderedResend = true;
+        }
+    }
 
     /// <summary>Whether every batch older than <paramref name="batch"/> in the partition's window is acknowledged or failed.</summary>
     private static bool OlderFinished(PartitionState p, ProducerBatch batch)
@@ -1084,6 +1097,7 @@ public sealed partial class Producer : IAsyncDisposable
         b.SentAt = now;
         b.OlderFinishedAtSend = OlderFinished(p, b);
         b.Overtaken = false;
+        b.OrderedResend = false;
         b.State = BatchState.InFlight;
         b.Attempts++;
         if (b.Attempts > 1)
@@ -1935,6 +1949,9 @@ public sealed partial class Producer : IAsyncDisposable
         /// does not keep message order) and was not written.
         /// </summary>
         public bool Overtaken { get; set; }
+
+        /// <summary>The last send is a resend of an overtaken batch, issued in sequence order behind every older unfinished batch.</summary>
+        public bool OrderedResend { get; set; }
 
         public Exception? LastError { get; set; }
 

@@ -65,10 +65,12 @@ internal sealed class FakeBroker : IBrokerTransport
     /// <see cref="Script"/> and <see cref="OnProduce"/>; calls after the first <paramref name="count"/> pass straight through.
     /// </summary>
     /// <param name="count">Calls to hold; <see cref="int.MaxValue"/> holds every later call.</param>
+    /// <param name="answerInline">Answer released calls on the releasing thread, one after the other, so the producer handles each
+    /// answer before the next is given (a chosen processing order); by default the answers are handled on the thread pool, in any order.</param>
     /// <returns>The held calls.</returns>
-    public HeldDeliveries HoldProduceCalls(int count)
+    public HeldDeliveries HoldProduceCalls(int count, bool answerInline = false)
     {
-        var held = new HeldDeliveries(count);
+        var held = new HeldDeliveries(count, answerInline);
         lock (_sync)
         {
             _held = held;
@@ -265,7 +267,7 @@ internal sealed record ProduceCall(int Number, string Topic, int Partition, byte
 /// Produce calls held by <see cref="FakeBroker.HoldProduceCalls"/>: each waits, unapplied, until released; a release applies
 /// the waiting calls to their partitions in the chosen order, then answers them in that order.
 /// </summary>
-internal sealed class HeldDeliveries(int capacity)
+internal sealed class HeldDeliveries(int capacity, bool answerInline = false)
 {
     private readonly Lock _sync = new();
     private readonly List<(ProduceCall Call, TaskCompletionSource<ProduceResult> Reply)> _waiting = [];
@@ -359,6 +361,16 @@ internal sealed class HeldDeliveries(int capacity)
     /// <returns>The released calls, in delivery order.</returns>
     public IReadOnlyList<ProduceCall> Release(IReadOnlyList<int> order) => ReleaseCore(_ => order);
 
+    /// <summary>
+    /// Releases every waiting call: applies them to their partitions in <paramref name="applyOrder"/>, then answers them in
+    /// <paramref name="answerOrder"/> (both permutations of the waiting calls, in arrival order). With answers handled inline
+    /// (<see cref="FakeBroker.HoldProduceCalls"/>), the producer sees the answers in exactly that order.
+    /// </summary>
+    /// <param name="applyOrder">Order in which the partition sees the calls.</param>
+    /// <param name="answerOrder">Order in which the producer gets the answers.</param>
+    /// <returns>The released calls, in apply order.</returns>
+    public IReadOnlyList<ProduceCall> Release(IReadOnlyList<int> applyOrder, IReadOnlyList<int> answerOrder) => ReleaseCore(_ => applyOrder, answerOrder);
+
     /// <summary>Releases every waiting call with the oldest one delivered last ("first delivered last"), the others in arrival order.</summary>
     /// <returns>The released calls, in delivery order.</returns>
     public IReadOnlyList<ProduceCall> ReleaseOldestLast() => ReleaseCore(n => [.. Enumerable.Range(1, Math.Max(n - 1, 0)), .. Enumerable.Range(0, Math.Min(n, 1))]);
@@ -391,7 +403,7 @@ internal sealed class HeldDeliveries(int capacity)
             }
 
             _arrived++;
-            var tcs = new TaskCompletionSource<ProduceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var tcs = new TaskCompletionSource<ProduceResult>(answerInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             _waiting.Add((call, tcs));
             _log.Add((call, false));
             reply = tcs.Task;
@@ -417,7 +429,20 @@ internal sealed class HeldDeliveries(int capacity)
         return true;
     }
 
-    private List<ProduceCall> ReleaseCore(Func<int, IReadOnlyList<int>> chooseOrder)
+    private static int IndexOf(IReadOnlyList<int> order, int call)
+    {
+        for (int i = 0; i < order.Count; i++)
+        {
+            if (order[i] == call)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private List<ProduceCall> ReleaseCore(Func<int, IReadOnlyList<int>> chooseOrder, IReadOnlyList<int>? answerOrder = null)
     {
         List<(ProduceCall Call, TaskCompletionSource<ProduceResult> Reply)> batch;
         lock (_sync)
@@ -442,9 +467,24 @@ internal sealed class HeldDeliveries(int capacity)
             results[i] = batch[order[i]].Call.Apply();
         }
 
-        for (int i = 0; i < order.Count; i++)
+        if (answerOrder is null)
         {
-            batch[order[i]].Reply.TrySetResult(results[i]);
+            for (int i = 0; i < order.Count; i++)
+            {
+                batch[order[i]].Reply.TrySetResult(results[i]);
+            }
+        }
+        else
+        {
+            if (answerOrder.Count != batch.Count || answerOrder.Distinct().Count() != batch.Count || answerOrder.Any(i => i < 0 || i >= batch.Count))
+            {
+                throw new ArgumentException($"The answer order must be a permutation of 0..{batch.Count - 1}.", nameof(answerOrder));
+            }
+
+            foreach (int call in answerOrder)
+            {
+                batch[call].Reply.TrySetResult(results[IndexOf(order, call)]);
+            }
         }
 
         return [.. order.Select(i => batch[i].Call)];

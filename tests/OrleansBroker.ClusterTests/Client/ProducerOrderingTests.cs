@@ -185,6 +185,30 @@ public sealed class ProducerOrderingTests : IAsyncLifetime
         Assert.Equal(0, producer.ProducerEpoch);
     }
 
+    [Fact]
+    public async Task Produce_OvertakenRefusalsHandledInMixedOrder_ResentInSequenceOrderWithoutWaitingForTheFirstResends()
+    {
+        // Regression (caught by the full suite under load): the answers to a burst complete on the thread pool in any order. Handled
+        // as r1 (acknowledged), r3, r5, r2, r4 (refused, overtaken), the producer resent r2, r3 and r5 when r2's refusal came (r4's
+        // first send still unanswered), so r5 went before r4 and r4 then waited for r2's resend to be answered.
+        Producer producer = Create(OneRecordPerBatch);
+        await producer.ProduceAsync(P0, Big("r0")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(2 * BatchesPerBurst - 1, answerInline: true);
+        List<Task<DeliveryResult>> sends = ProduceBurst(producer, P0, "r", 1, BatchesPerBurst);
+        await held.WaitForArrivedAsync(BatchesPerBurst, Guard);
+
+        // The partition sees r2..r5 before r1; the producer gets the answers as r1, r3, r5, r2, r4.
+        held.Release(applyOrder: [1, 2, 3, 4, 0], answerOrder: [0, 2, 4, 1, 3]);
+        await held.WaitForArrivedAsync(2 * BatchesPerBurst - 1, Guard);
+        IReadOnlyList<ProduceCall> resends = held.Release([0, 1, 2, 3]);
+        DeliveryResult[] delivered = await Task.WhenAll(sends).WaitAsync(Guard);
+
+        Assert.Equal([2, 3, 4, 5], resends.Select(c => c.Header.BaseSequence));
+        Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5"], Names(_broker.Partition("t", 0)));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], delivered.Select(d => d.Offset));
+        Assert.Equal(0, producer.ProducerEpoch);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
