@@ -104,7 +104,7 @@ public sealed class S3SiloCrashTests(SiloKillClusterFixture fixture) : IDisposab
         var fenced = new List<ErrorCode>();
         for (int attempt = 1; attempt <= 3; attempt++)
         {
-            fenced.Add((await Wait.ForAsync(partition.ProduceAsync(batch.ToArray()), Wait.Phase, $"produce #{attempt} to {partition.GetGrainId()} while the dead silo holds its lock")).Error);
+            fenced.Add((await ProduceRoutedAsync(partition, batch, $"produce #{attempt} to {partition.GetGrainId()} while the dead silo holds its lock")).Error);
         }
 
         // What process death does to the lock (the victim may also hold partitions of earlier tests).
@@ -124,6 +124,24 @@ public sealed class S3SiloCrashTests(SiloKillClusterFixture fixture) : IDisposab
         Assert.Equal(2, reopened.Recovery.LogEndOffset);
         Assert.Empty(SnapshotFiles(topic));
         await ScenarioKit.AssertLogAsync(partition, "a", "b");
+    }
+
+    /// <summary>
+    /// A produce call right after a silo died. Seen once under load (1 of ~11 full-suite runs): the first call after the kill was
+    /// answered by no partition within 20 s. A call Orleans still routed to the dead silo (a location cached before its death) ends
+    /// only at the client's response timeout (30 s); it never reached a partition, so it is sent again once. The bound is above that
+    /// timeout, so it is Orleans' timeout that is seen, not this test's.
+    /// </summary>
+    private static async Task<ProduceResult> ProduceRoutedAsync(IPartitionGrain partition, byte[] batch, string phase)
+    {
+        try
+        {
+            return await Wait.ForAsync(partition.ProduceAsync(batch.ToArray()), TimeSpan.FromSeconds(45), phase);
+        }
+        catch (TimeoutException ex) when (!ex.Message.StartsWith("Timed out after", StringComparison.Ordinal))
+        {
+            return await Wait.ForAsync(partition.ProduceAsync(batch.ToArray()), TimeSpan.FromSeconds(45), phase + " (sent again after Orleans' response timeout)");
+        }
     }
 
     private string[] SnapshotFiles(string topic) =>
