@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Text.Json;
 using OrleansBroker.Cli.Perf;
 using OrleansBroker.Client;
@@ -156,12 +157,22 @@ internal static class PeerRun
         {
             (_, string topic) = await ProduceOnce(side, "warmup", 0, idempotence: true, null, o.WarmupRecords);
             _ = await ProduceOnce(side, "warmup", 0, idempotence: false, null, o.WarmupRecords);
-            await ConsumeOnce(side, topic, 0, o.WarmupRecords);
+            // Until a pass compiles nothing new (at most 5): after one pass the consume path's hot methods were still at tier 0 (the
+            // runtime promotes them in the background after its call-counting delay), and the first measured consume ran at ~0.6 of
+            // the others with twice their client CPU; with DOTNET_TC_CallCountingDelayMs=0 it did not.
+            int passes = 0;
+            long compiled;
+            do
+            {
+                compiled = JitInfo.GetCompiledMethodCount();
+                await ConsumeOnce(side, topic, 0, o.WarmupRecords);
+                passes++;
+            }
+            while (passes < 5 && JitInfo.GetCompiledMethodCount() != compiled);
 
-            // Twice: after one pass the consume path's hot methods are still at tier 0 (the runtime promotes them only after its
-            // call-counting delay, which the produce warm-ups kept extending), and the first measured consume ran at ~0.6 of the others
-            // with twice their client CPU; with DOTNET_TC_CallCountingDelayMs=0 it did not.
-            await ConsumeOnce(side, topic, 0, o.WarmupRecords);
+            Console.WriteLine(JitInfo.GetCompiledMethodCount() == compiled
+                ? $"  {side}: consume warm-up: {passes} passes, the last compiled nothing new"
+                : $"  {side}: consume warm-up: {passes} passes, the cap (the runtime still compiled a few methods in the last)");
         }
 
         for (int run = 1; run <= o.Runs; run++)
