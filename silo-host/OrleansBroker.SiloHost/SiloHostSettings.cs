@@ -82,6 +82,7 @@ public sealed class SiloHostSettings
         var broker = new BrokerOptions();
         BindLeniently(section, broker, failures, skip);
         CheckUnknownKeys(section, [options, broker], failures);
+        CheckMisspeltSection(configuration, failures);
         string? connectionString = configuration.GetConnectionString(SiloHostOptions.AzureStorageConnectionStringName);
         if (string.IsNullOrWhiteSpace(connectionString))
         {
@@ -187,6 +188,24 @@ public sealed class SiloHostSettings
         property.GetSetMethod() is not null
         && !(property.DeclaringType == typeof(AzureStorageBrokerOptions)
             && property.Name is nameof(AzureStorageBrokerOptions.ConnectionString) or nameof(AzureStorageBrokerOptions.BlobServiceClient));
+
+    /// <summary>
+    /// A section whose name is close to <c>Broker</c> (<c>Brokr:GatewayPort</c>, <c>Broker_</c>...) holds settings meant for the broker
+    /// that nothing reads. Only sections with keys under them count: a plain value (an environment variable such as <c>BROWSER</c>) is no
+    /// setting of ours.
+    /// </summary>
+    private static void CheckMisspeltSection(IConfiguration configuration, List<string> failures)
+    {
+        foreach (IConfigurationSection top in configuration.GetChildren())
+        {
+            if (!top.Key.Equals(BrokerOptions.SectionName, StringComparison.OrdinalIgnoreCase)
+                && Levenshtein.GetDistance(top.Key.ToUpperInvariant(), BrokerOptions.SectionName.ToUpperInvariant()) <= 2
+                && top.GetChildren().FirstOrDefault() is { } first)
+            {
+                failures.Add($"{first.Path} is not read: did you mean {BrokerOptions.SectionName}:{first.Key}? (the section is '{BrokerOptions.SectionName}').");
+            }
+        }
+    }
 
     private static void CheckEnum<TEnum>(IConfigurationSection section, string key, List<string> failures, HashSet<string> skip)
         where TEnum : struct, Enum

@@ -219,6 +219,26 @@ public sealed class SiloHostSettingsTests
         Assert.All(settings.Failures, f => Assert.False(string.IsNullOrWhiteSpace(f)));
     }
 
+    [Theory]
+    [InlineData("Brokr:GatewayPort", "Brokr:GatewayPort is not read: did you mean Broker:GatewayPort? (the section is 'Broker').")]
+    [InlineData("brokers:SiloPort", "brokers:SiloPort is not read: did you mean Broker:SiloPort? (the section is 'Broker').")]
+    public void Read_MisspeltSectionName_FailsNamingTheSection(string key, string expected)
+    {
+        // Found by a new user: `--Brokr:GatewayPort=1` started the broker on the default port without a word.
+        SiloHostSettings settings = Read((key, "31000"));
+
+        Assert.Equal([expected], settings.Failures);
+    }
+
+    [Fact]
+    public void Read_PlainValueNamedLikeTheSection_IsNoSetting()
+    {
+        // Environment variables are top-level configuration keys: BROWSER=firefox is no misspelt Broker section.
+        SiloHostSettings settings = Read(("BROWSER", "firefox"), ("Brake", "x"));
+
+        Assert.True(settings.IsValid, string.Join("\n", settings.Failures));
+    }
+
     private static SiloHostSettings Read(params (string Key, string Value)[] values) =>
         SiloHostSettings.Read(new ConfigurationBuilder()
             .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
