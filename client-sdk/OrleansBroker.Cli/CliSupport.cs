@@ -96,7 +96,8 @@ internal static class Common
         // silence. Not for short timeouts, which end before the notice would help.
         Task<BrokerClient> connecting = BrokerClient.ConnectAsync(options, cancellationToken);
         if (options.StartupTimeout >= 2 * ConnectNoticeAfter
-            && await Task.WhenAny(connecting, Task.Delay(ConnectNoticeAfter, cancellationToken)).ConfigureAwait(false) != connecting)
+            && await Task.WhenAny(connecting, Task.Delay(ConnectNoticeAfter, cancellationToken)).ConfigureAwait(false) != connecting
+            && !cancellationToken.IsCancellationRequested)
         {
             await Console.Error.WriteLineAsync(
                 $"obroker: still trying to reach the broker at {where}; giving up after {options.StartupTimeout.TotalMilliseconds:0} ms (--connect-timeout-ms).").ConfigureAwait(false);
