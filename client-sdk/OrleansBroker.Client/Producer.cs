@@ -245,8 +245,8 @@ public sealed partial class Producer : IAsyncDisposable
         ProduceCore(topicPartition.Topic, topicPartition.Partition, message, deliveryHandler);
 
     /// <summary>
-    /// Hands one record to the producer and returns at once, like <see cref="Produce(string, Message, Action{DeliveryReport}?)"/>, with an
-    /// allocation-free callback: the outcome is passed by reference as a <see cref="DeliveryOutcome"/>, so reporting a record allocates
+    /// Hands one record to the producer and returns at once (Kafka's <c>send(record, callback)</c>), like
+    /// <see cref="Produce(string, Message, Action{DeliveryReport}?)"/>, with an allocation-free callback: the outcome is passed by reference as a <see cref="DeliveryOutcome"/>, so reporting a record allocates
     /// nothing (a <see cref="DeliveryReport"/> is one object per record).
     /// </summary>
     /// <param name="topic">Topic name.</param>
@@ -261,11 +261,16 @@ public sealed partial class Producer : IAsyncDisposable
         ProduceCore(topic, null, message, callback);
     }
 
-    /// <summary>Hands one record for a given partition to the producer and returns at once, with an allocation-free callback.</summary>
+    /// <summary>
+    /// Hands one record for a given partition to the producer and returns at once (Kafka's <c>send(record, callback)</c> with the
+    /// partition set), with the allocation-free callback of <see cref="Produce(string, Message, DeliveryCallback)"/>.
+    /// </summary>
     /// <param name="topicPartition">Topic and partition.</param>
     /// <param name="message">The record.</param>
-    /// <param name="callback">Called once with the outcome.</param>
-    /// <exception cref="ProduceException">The record was refused before it was accepted.</exception>
+    /// <param name="callback">Called once with the outcome, on the producer's dispatcher task, in offset order per partition. Must not block for long.</param>
+    /// <exception cref="ProduceException">The record was refused before it was accepted: invalid topic name, a negative partition
+    /// (<see cref="ErrorCode.UnknownTopicOrPartition"/>), or no buffer space within <see cref="ProducerOptions.MaxBlock"/>.</exception>
+    /// <exception cref="ProducerFencedException">The producer was fenced.</exception>
     /// <exception cref="ObjectDisposedException">The producer was disposed.</exception>
     public void Produce(TopicPartition topicPartition, Message message, DeliveryCallback callback)
     {

@@ -160,8 +160,8 @@ public sealed class SiloHostSettings
             if (matches.Count == 0)
             {
                 string[] known = [.. targets.SelectMany(t => t.GetType().GetProperties(Public)).Where(IsSetting).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)];
-                string nearest = known.MinBy(k => Levenshtein.GetDistance(k.ToUpperInvariant(), child.Key.ToUpperInvariant())) ?? string.Empty;
-                bool close = nearest.Length > 0 && Levenshtein.GetDistance(nearest.ToUpperInvariant(), child.Key.ToUpperInvariant()) <= Math.Max(2, child.Key.Length / 3);
+                string nearest = known.MinBy(k => Distance(k, child.Key)) ?? string.Empty;
+                bool close = nearest.Length > 0 && Distance(nearest, child.Key) <= Math.Max(2, child.Key.Length / 3);
                 failures.Add(close
                     ? $"{child.Path} is not a setting; did you mean {section.Path}:{nearest}?"
                     : $"{child.Path} is not a setting. The {section.Path} settings are: {string.Join(", ", known)}.");
@@ -199,13 +199,16 @@ public sealed class SiloHostSettings
         foreach (IConfigurationSection top in configuration.GetChildren())
         {
             if (!top.Key.Equals(BrokerOptions.SectionName, StringComparison.OrdinalIgnoreCase)
-                && Levenshtein.GetDistance(top.Key.ToUpperInvariant(), BrokerOptions.SectionName.ToUpperInvariant()) <= 2
+                && Distance(top.Key, BrokerOptions.SectionName) <= 2
                 && top.GetChildren().FirstOrDefault() is { } first)
             {
                 failures.Add($"{first.Path} is not read: did you mean {BrokerOptions.SectionName}:{first.Key}? (the section is '{BrokerOptions.SectionName}').");
             }
         }
     }
+
+    /// <summary>Edit distance ignoring case, as configuration keys are read.</summary>
+    private static int Distance(string a, string b) => Levenshtein.GetDistance(a.ToUpperInvariant(), b.ToUpperInvariant());
 
     private static void CheckEnum<TEnum>(IConfigurationSection section, string key, List<string> failures, HashSet<string> skip)
         where TEnum : struct, Enum

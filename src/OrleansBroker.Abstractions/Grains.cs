@@ -57,7 +57,7 @@ public interface ITopicCatalogGrain : IGrainWithIntegerKey
     /// <summary>
     /// Kafka's <c>Metadata</c> request for one topic with <c>allow_auto_topic_creation</c>: describes the topic, and when it does not
     /// exist, <paramref name="allowAutoTopicCreation"/> is true and the broker runs with <c>Broker:AutoCreateTopics</c>, creates it
-    /// first with <c>Broker:DefaultPartitions</c> partitions and the default settings (as the broker does on a produce to the partition).
+    /// first with <c>Broker:DefaultPartitions</c> partitions and the default settings (a partition of a missing topic asks the same way when it activates).
     /// </summary>
     /// <param name="name">Topic name.</param>
     /// <param name="allowAutoTopicCreation">Whether the caller lets the broker create a missing topic (producers and consumers do;

@@ -420,33 +420,11 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
         return Task.FromResult(new PartitionOffsets(ErrorCode.None, log.LogStartOffset, log.HighWatermark, log.LogEndOffset));
     }
 
+    /// <summary>The topic's description; with <c>Broker:AutoCreateTopics</c> the catalog creates a missing topic first (it logs that).</summary>
     private async Task<TopicDescription?> ResolveTopicAsync()
     {
-        ITopicCatalogGrain catalog = GrainFactory.GetGrain<ITopicCatalogGrain>(TopicCatalogGrain.Key);
-        TopicResult described = await catalog.DescribeTopicAsync(_topic);
-        if (described.Error == ErrorCode.None)
-        {
-            return described.Topic;
-        }
-
-        if (described.Error != ErrorCode.UnknownTopicOrPartition || !_options.AutoCreateTopics)
-        {
-            return null;
-        }
-
-        TopicResult created = await catalog.CreateTopicAsync(_topic, _options.DefaultPartitions, settings: null);
-        switch (created.Error)
-        {
-            case ErrorCode.None:
-                LogAutoCreated(_logger, _topic, _options.DefaultPartitions);
-                return created.Topic;
-            case ErrorCode.TopicAlreadyExists:
-                // Another partition created it at the same moment.
-                return created.Topic ?? (await catalog.DescribeTopicAsync(_topic)).Topic;
-            default:
-                LogAutoCreateFailed(_logger, _topic, created.Error, created.Message);
-                return null;
-        }
+        TopicResult result = await GrainFactory.GetGrain<ITopicCatalogGrain>(TopicCatalogGrain.Key).GetTopicMetadataAsync(_topic, allowAutoTopicCreation: true);
+        return result.Error == ErrorCode.None ? result.Topic : null;
     }
 
     private PartitionLogOptions CreateLogOptions(TopicSettings settings) => new()
@@ -572,12 +550,6 @@ internal sealed partial class PartitionGrain : Grain, IPartitionGrain, IAsyncDis
 
     [LoggerMessage(9, LogLevel.Warning, "Partition {Partition} could not reach the topic catalog")]
     private static partial void LogCatalogUnavailable(ILogger logger, string partition, Exception exception);
-
-    [LoggerMessage(10, LogLevel.Information, "Auto-created topic {Topic} with {PartitionCount} partitions")]
-    private static partial void LogAutoCreated(ILogger logger, string topic, int partitionCount);
-
-    [LoggerMessage(11, LogLevel.Warning, "Could not auto-create topic {Topic}: {Error} {Reason}")]
-    private static partial void LogAutoCreateFailed(ILogger logger, string topic, ErrorCode error, string? reason);
 
     [LoggerMessage(12, LogLevel.Information, "Partition {Partition}: the activation was cancelled while its log was opening; closing the log")]
     private static partial void LogActivationAbandoned(ILogger logger, string partition);

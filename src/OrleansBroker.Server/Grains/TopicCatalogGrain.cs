@@ -111,11 +111,16 @@ internal sealed partial class TopicCatalogGrain : Grain, ITopicCatalogGrain
             return described;
         }
 
-        // Calls to this grain do not interleave: nobody can create the topic between the describe and the create.
+        // Calls to this grain do not interleave: nobody can create the topic between the describe and the create. Every auto-creation
+        // comes here: a client's metadata request and a partition's activation alike.
         TopicResult created = await CreateTopicAsync(name, _options.DefaultPartitions, settings: null);
         if (created.Error == ErrorCode.None)
         {
             LogAutoCreated(_logger, name, _options.DefaultPartitions);
+        }
+        else
+        {
+            LogAutoCreateFailed(_logger, name, created.Error, created.Message);
         }
 
         return created;
@@ -137,6 +142,9 @@ internal sealed partial class TopicCatalogGrain : Grain, ITopicCatalogGrain
     [LoggerMessage(2, LogLevel.Error, "Topic catalog could not write its state while creating {Topic}; deactivating to reload")]
     private static partial void LogWriteFailed(ILogger logger, string topic, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Information, "Auto-created topic {Topic} with {PartitionCount} partitions for a client's metadata request (Broker:AutoCreateTopics)")]
+    [LoggerMessage(3, LogLevel.Information, "Auto-created topic {Topic} with {PartitionCount} partitions (Broker:AutoCreateTopics)")]
     private static partial void LogAutoCreated(ILogger logger, string topic, int partitionCount);
+
+    [LoggerMessage(4, LogLevel.Warning, "Could not auto-create topic {Topic}: {Error} {Reason}")]
+    private static partial void LogAutoCreateFailed(ILogger logger, string topic, ErrorCode error, string? reason);
 }

@@ -429,17 +429,12 @@ internal sealed class HeldDeliveries(int capacity, bool answerInline = false)
         return true;
     }
 
-    private static int IndexOf(IReadOnlyList<int> order, int call)
+    private static void CheckPermutation(IReadOnlyList<int> order, int count, string name)
     {
-        for (int i = 0; i < order.Count; i++)
+        if (order.Count != count || order.Distinct().Count() != count || order.Any(i => i < 0 || i >= count))
         {
-            if (order[i] == call)
-            {
-                return i;
-            }
+            throw new ArgumentException($"The order must be a permutation of 0..{count - 1}, was [{string.Join(", ", order)}].", name);
         }
-
-        return -1;
     }
 
     private List<ProduceCall> ReleaseCore(Func<int, IReadOnlyList<int>> chooseOrder, IReadOnlyList<int>? answerOrder = null)
@@ -456,35 +451,20 @@ internal sealed class HeldDeliveries(int capacity, bool answerInline = false)
         }
 
         IReadOnlyList<int> order = chooseOrder(batch.Count);
-        if (order.Count != batch.Count || order.Distinct().Count() != batch.Count || order.Any(i => i < 0 || i >= batch.Count))
-        {
-            throw new ArgumentException($"The order must be a permutation of 0..{batch.Count - 1}, was [{string.Join(", ", order)}].", nameof(chooseOrder));
-        }
+        CheckPermutation(order, batch.Count, nameof(chooseOrder));
+        answerOrder ??= order;
+        CheckPermutation(answerOrder, batch.Count, nameof(answerOrder));
 
+        // Applied in one order, answered in the other (by default the same); results by call index.
         var results = new ProduceResult[batch.Count];
-        for (int i = 0; i < order.Count; i++)
+        foreach (int call in order)
         {
-            results[i] = batch[order[i]].Call.Apply();
+            results[call] = batch[call].Call.Apply();
         }
 
-        if (answerOrder is null)
+        foreach (int call in answerOrder)
         {
-            for (int i = 0; i < order.Count; i++)
-            {
-                batch[order[i]].Reply.TrySetResult(results[i]);
-            }
-        }
-        else
-        {
-            if (answerOrder.Count != batch.Count || answerOrder.Distinct().Count() != batch.Count || answerOrder.Any(i => i < 0 || i >= batch.Count))
-            {
-                throw new ArgumentException($"The answer order must be a permutation of 0..{batch.Count - 1}.", nameof(answerOrder));
-            }
-
-            foreach (int call in answerOrder)
-            {
-                batch[call].Reply.TrySetResult(results[IndexOf(order, call)]);
-            }
+            batch[call].Reply.TrySetResult(results[call]);
         }
 
         return [.. order.Select(i => batch[i].Call)];

@@ -37,6 +37,20 @@ public sealed class ProducerTests : IAsyncLifetime
 
     private static Message Text(string value, string? key = null) => Message.FromStrings(key, value);
 
+    /// <summary>
+    /// A producer (by default a new one) whose record "a" is acknowledged at offset 0 (so the partition holds its state and the window is
+    /// open) and whose record "b" is sent and held at the broker, unanswered.
+    /// </summary>
+    private async Task<(Producer Producer, HeldDeliveries Held, Task<DeliveryResult> Pending)> WithSecondRecordHeldAsync(Producer? producer = null)
+    {
+        producer ??= Create();
+        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
+        HeldDeliveries held = _broker.HoldProduceCalls(1);
+        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
+        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        return (producer, held, pending);
+    }
+
     [Fact]
     public async Task ProduceAsync_TwoRecords_AcknowledgedInOrderWithStampedSequences()
     {
@@ -678,11 +692,7 @@ public sealed class ProducerTests : IAsyncLifetime
     [Fact]
     public async Task CloseAsync_ZeroTimeoutWithSendOutstanding_RecordFailsAsPossiblyPersistedAndProducerRefusesNewRecords()
     {
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync();
 
         await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
 
@@ -698,11 +708,7 @@ public sealed class ProducerTests : IAsyncLifetime
     [Fact]
     public async Task CloseAsync_TimeoutOnProducerClock_WaitsThatLongThenFailsTheRecord()
     {
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync();
 
         Task close = producer.CloseAsync(TimeSpan.FromSeconds(5));
         _time.Advance(TimeSpan.FromSeconds(4));
@@ -730,11 +736,7 @@ public sealed class ProducerTests : IAsyncLifetime
     [Fact]
     public async Task CloseAsync_CancelledWhileWaiting_FailsTheRecordAndCloses()
     {
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync();
         using var cancel = new CancellationTokenSource();
 
         Task close = producer.CloseAsync(Timeout.InfiniteTimeSpan, cancel.Token);
@@ -750,11 +752,7 @@ public sealed class ProducerTests : IAsyncLifetime
     [Fact]
     public async Task CloseAsync_SecondCallWhileTheFirstWaits_ReturnsOnlyWhenTheFirstHasClosed()
     {
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync();
 
         Task first = producer.CloseAsync(TimeSpan.FromSeconds(5));
         Task second = producer.DisposeAsync().AsTask();
@@ -775,11 +773,7 @@ public sealed class ProducerTests : IAsyncLifetime
         // Found in review: the timer's ArgumentOutOfRangeException escaped after the producer was marked closed, and the record
         // acknowledged after that was never reported.
         TimeSpan timeout = days < 0 ? TimeSpan.MaxValue : TimeSpan.FromDays(days);
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, HeldDeliveries held, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync();
 
         Task close = producer.CloseAsync(timeout);
         held.Release([0]);
@@ -792,11 +786,7 @@ public sealed class ProducerTests : IAsyncLifetime
     public async Task CloseAsync_ZeroTimeoutFromAnotherCallerWhileDisposeWaits_ForcesTheClose()
     {
         // Kafka: close(0) from another thread ends a close() that waits.
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync();
         Task first = producer.DisposeAsync().AsTask(); // no limit: waits on the stopped fake clock
 
         await producer.CloseAsync(TimeSpan.Zero).WaitAsync(Guard);
@@ -824,11 +814,7 @@ public sealed class ProducerTests : IAsyncLifetime
     public async Task CloseAsync_BatchAlreadyRefusedBehindAnInFlightOne_KeepsItsOwnError()
     {
         // Found in review: the forced close (and a fence) replaced a batch's own, already known failure by its own error.
-        Producer producer = Create();
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard); // the partition holds the producer's state: the window opens
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> b = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> b) = await WithSecondRecordHeldAsync(); // the partition holds the producer's state: the window opens
         _broker.OnProduce = _ => Task.FromResult(ProduceResult.Failed(ErrorCode.InvalidRecord, "refused"));
         Task<DeliveryResult> c = producer.ProduceAsync("t", Text("c")); // sent and refused at once, reported only after b (offset order)
 
@@ -885,11 +871,7 @@ public sealed class ProducerTests : IAsyncLifetime
         // Regression: a test that failed with a produce call held made its `await using` producer wait forever on the fake clock,
         // and the test host hung with the test's await chain already collected.
         var cleanup = new ProducerCleanup(TimeSpan.FromMilliseconds(200));
-        Producer producer = cleanup.Track(Create());
-        await producer.ProduceAsync("t", Text("a")).WaitAsync(Guard);
-        HeldDeliveries held = _broker.HoldProduceCalls(1);
-        Task<DeliveryResult> pending = producer.ProduceAsync("t", Text("b"));
-        await held.WaitForArrivedAsync(1).WaitAsync(Guard);
+        (Producer producer, _, Task<DeliveryResult> pending) = await WithSecondRecordHeldAsync(cleanup.Track(Create()));
 
         TimeoutException error = await Assert.ThrowsAsync<TimeoutException>(() => cleanup.CloseAllAsync().WaitAsync(Guard));
 

@@ -197,22 +197,27 @@ public sealed class PartitionStorageFaults
     private int _readFaults;
 
     /// <summary>The next read (a fetch) fails with an I/O error, which fails the partition's log like any storage error.</summary>
-    public void FailNextRead() => Interlocked.Increment(ref _readFaults);
+    public void FailNextRead()
+    {
+        lock (_sync)
+        {
+            _readFaults++;
+        }
+    }
 
     /// <summary>Consumes one armed read fault; false when none is armed.</summary>
     internal bool TakeReadFault()
     {
-        int n;
-        do
+        lock (_sync)
         {
-            n = Volatile.Read(ref _readFaults);
-            if (n == 0)
+            if (_readFaults == 0)
             {
                 return false;
             }
+
+            _readFaults--;
+            return true;
         }
-        while (Interlocked.CompareExchange(ref _readFaults, n - 1, n) != n);
-        return true;
     }
 
     /// <summary>The next <paramref name="count"/> appends fail before writing anything (<see cref="StorageFaultKind.FailBeforeWrite"/>).</summary>
@@ -295,6 +300,7 @@ public sealed class PartitionStorageFaults
             _pending.Clear();
             _diskFull = false;
             _tornBytes = 0;
+            _readFaults = 0;
         }
     }
 
